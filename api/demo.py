@@ -1,0 +1,87 @@
+"""First-run set-up: schema, demo PKI and demo municipality.
+
+``elocal init`` (and ``make run``) call ``initialise``; it is idempotent, so a
+second run changes nothing and never regenerates keys that already exist.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from api.context import Context
+from api.db import upgrade
+from infra import tenancy
+from infra.dir3 import municipality_code
+
+#: Fictitious municipalities (INE codes 28998 and 28999 are unassigned) used by the demo.
+DEMO_MUNICIPALITIES = (
+    {
+        "ine": "28999",
+        "name": "Ayuntamiento de Villademo",
+        "cif": "P2899900A",
+        "offices": [("O00099901", "Oficina de Asistencia en Materia de Registros de Villademo")],
+        "units": [
+            ("LA0099901", "Alcaldía"),
+            ("LA0099902", "Urbanismo"),
+            ("LA0099903", "Hacienda y Tributos"),
+        ],
+        "holidays": [(date(2026, 5, 15), "local", "San Isidro"),
+                     (date(2026, 9, 8), "local", "Fiestas patronales")],
+    },
+    {
+        "ine": "28998",
+        "name": "Ayuntamiento de Prueba del Monte",
+        "cif": "P2899800B",
+        "offices": [("O00099801", "Oficina de Registro de Prueba del Monte")],
+        "units": [("LA0099801", "Secretaría")],
+        "holidays": [(date(2026, 7, 25), "local", "Santiago Apóstol")],
+    },
+)
+
+#: National holidays common to every demo municipality (Europe/Madrid calendar).
+NATIONAL_HOLIDAYS_2026 = (
+    (date(2026, 1, 1), "Año Nuevo"),
+    (date(2026, 1, 6), "Epifanía del Señor"),
+    (date(2026, 4, 3), "Viernes Santo"),
+    (date(2026, 5, 1), "Fiesta del Trabajo"),
+    (date(2026, 8, 15), "Asunción de la Virgen"),
+    (date(2026, 10, 12), "Fiesta Nacional de España"),
+    (date(2026, 12, 8), "Inmaculada Concepción"),
+    (date(2026, 12, 25), "Natividad del Señor"),
+    (date(2027, 1, 1), "Año Nuevo"),
+    (date(2027, 1, 6), "Epifanía del Señor"),
+)
+REGIONAL_HOLIDAYS_2026 = ((date(2026, 5, 2), "Fiesta de la Comunidad de Madrid"),)
+
+DEMO_CODE = municipality_code(DEMO_MUNICIPALITIES[0]["ine"])  # type: ignore[arg-type]
+SECOND_CODE = municipality_code(DEMO_MUNICIPALITIES[1]["ine"])  # type: ignore[arg-type]
+
+
+def seed_municipalities(ctx: Context) -> list[str]:
+    """Create the demo municipalities that are missing; returns their codes."""
+    codes = []
+    with ctx.transaction() as s:
+        for spec in DEMO_MUNICIPALITIES:
+            code = municipality_code(spec["ine"])  # type: ignore[arg-type]
+            codes.append(code)
+            if s.get(tenancy.Municipality, code) is not None:
+                continue
+            tenancy.add_municipality(s, code, str(spec["name"]))
+            for ocode, oname in spec["offices"]:  # type: ignore[attr-defined]
+                tenancy.add_office(s, code, ocode, oname)
+            for ucode, uname in spec["units"]:  # type: ignore[attr-defined]
+                tenancy.add_unit(s, code, ucode, uname)
+            for day, name in NATIONAL_HOLIDAYS_2026:
+                tenancy.add_non_working_day(s, code, day, "national", name)
+            for day, name in REGIONAL_HOLIDAYS_2026:
+                tenancy.add_non_working_day(s, code, day, "regional", name)
+            for day, scope, name in spec["holidays"]:  # type: ignore[attr-defined]
+                tenancy.add_non_working_day(s, code, day, scope, name)
+    return codes
+
+
+def initialise(ctx: Context, *, demo: bool = True) -> None:
+    """Migrate the database and, with ``demo``, create the demo municipalities."""
+    upgrade(ctx.engine)
+    if demo:
+        seed_municipalities(ctx)

@@ -1,0 +1,71 @@
+"""Configuration, read from ``ELOCAL_*`` environment variables (and ``.env``)."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ELOCAL_", env_file=".env", extra="ignore")
+
+    #: development relaxes nothing security-relevant; it only allows the demo PKI and seed data.
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path("./elocal-data")
+    database_url: str | None = None
+    #: ``redis://…`` for Redis; unset (or ``memory://``) for the in-process store.
+    redis_url: str | None = None
+    #: Key prefix in Redis, so that several deployments (or test runs) can share a server.
+    redis_prefix: str = "elocal:"
+
+    host: str = "127.0.0.1"
+    http_port: int = Field(8000, ge=1, le=65535)
+    https_port: int = Field(8443, ge=0, le=65535)
+    #: Base URL written into certificates (AIA, CRL distribution points) and OIDC discovery.
+    public_url: str = "http://127.0.0.1:8000"
+    workers: int = Field(1, ge=1, le=64)
+
+    #: Addresses or networks allowed to pass a client certificate in ``client_cert_header``.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    client_cert_header: str = "X-SSL-Client-Cert"
+
+    #: Upload limits (bytes).
+    max_document_bytes: int = Field(50 * 1024 * 1024, gt=0)
+    spool_threshold_bytes: int = Field(2 * 1024 * 1024, gt=0)
+
+    session_idle_seconds: int = Field(30 * 60, gt=0)
+    session_absolute_seconds: int = Field(8 * 3600, gt=0)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("public_url must be an http(s) URL")
+        return v.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            ip_network(item, strict=False)
+        return v
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'elocal.db').resolve()}"
+
+    @property
+    def proxy_networks(self) -> list[IPv4Network | IPv6Network]:
+        return [ip_network(p, strict=False) for p in self.trusted_proxies]
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.data_dir / "pki"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
