@@ -31,7 +31,7 @@ DEMO_MUNICIPALITIES = (
     {
         "ine": "28998",
         "name": "Ayuntamiento de Prueba del Monte",
-        "cif": "P2899800B",
+        "cif": "P2899800C",
         "offices": [("O00099801", "Oficina de Registro de Prueba del Monte")],
         "units": [("LA0099801", "Secretaría")],
         "holidays": [(date(2026, 7, 25), "local", "Santiago Apóstol")],
@@ -66,7 +66,7 @@ def seed_municipalities(ctx: Context) -> list[str]:
             codes.append(code)
             if s.get(tenancy.Municipality, code) is not None:
                 continue
-            tenancy.add_municipality(s, code, str(spec["name"]))
+            tenancy.add_municipality(s, code, str(spec["name"]), cif=str(spec["cif"]))
             for ocode, oname in spec["offices"]:  # type: ignore[attr-defined]
                 tenancy.add_office(s, code, ocode, oname)
             for ucode, uname in spec["units"]:  # type: ignore[attr-defined]

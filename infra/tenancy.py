@@ -36,6 +36,8 @@ class Municipality(Base):
 
     code: Mapped[str] = mapped_column(String(9), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: The town hall's tax identifier (CIF, ``P…`` for local entities); named in its seal.
+    cif: Mapped[str | None] = mapped_column(String(9), default=None)
     #: How the electronic-seal key is loaded: ``pem:<key>``, ``pkcs12:<file>`` or ``pkcs11:<uri>``.
     seal_key: Mapped[str | None] = mapped_column(String(1000), default=None)
     seal_cert: Mapped[str | None] = mapped_column(String(1000), default=None)

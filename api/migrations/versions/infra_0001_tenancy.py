@@ -23,6 +23,7 @@ def upgrade() -> None:
     op.create_table('municipality',
     sa.Column('code', sa.String(length=9), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('cif', sa.String(length=9), nullable=True),
     sa.Column('seal_key', sa.String(length=1000), nullable=True),
     sa.Column('seal_cert', sa.String(length=1000), nullable=True),
     sa.Column('trust_store', sa.JSON(), nullable=False),
