@@ -6,6 +6,7 @@ second run changes nothing and never regenerates keys that already exist.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from api.context import Context
@@ -13,29 +14,44 @@ from api.db import upgrade
 from infra import tenancy
 from infra.dir3 import municipality_code
 
+
+@dataclass(frozen=True)
+class DemoMunicipality:
+    ine: str
+    name: str
+    cif: str
+    offices: tuple[tuple[str, str], ...]
+    units: tuple[tuple[str, str], ...]
+    holidays: tuple[tuple[date, str, str], ...]
+
+    @property
+    def code(self) -> str:
+        return municipality_code(self.ine)
+
+
 #: Fictitious municipalities (INE codes 28998 and 28999 are unassigned) used by the demo.
 DEMO_MUNICIPALITIES = (
-    {
-        "ine": "28999",
-        "name": "Ayuntamiento de Villademo",
-        "cif": "P2899900A",
-        "offices": [("O00099901", "Oficina de Asistencia en Materia de Registros de Villademo")],
-        "units": [
+    DemoMunicipality(
+        ine="28999",
+        name="Ayuntamiento de Villademo",
+        cif="P2899900A",
+        offices=(("O00099901", "Oficina de Asistencia en Materia de Registros de Villademo"),),
+        units=(
             ("LA0099901", "Alcaldía"),
             ("LA0099902", "Urbanismo"),
             ("LA0099903", "Hacienda y Tributos"),
-        ],
-        "holidays": [(date(2026, 5, 15), "local", "San Isidro"),
-                     (date(2026, 9, 8), "local", "Fiestas patronales")],
-    },
-    {
-        "ine": "28998",
-        "name": "Ayuntamiento de Prueba del Monte",
-        "cif": "P2899800C",
-        "offices": [("O00099801", "Oficina de Registro de Prueba del Monte")],
-        "units": [("LA0099801", "Secretaría")],
-        "holidays": [(date(2026, 7, 25), "local", "Santiago Apóstol")],
-    },
+        ),
+        holidays=((date(2026, 5, 15), "local", "San Isidro"),
+                  (date(2026, 9, 8), "local", "Fiestas patronales")),
+    ),
+    DemoMunicipality(
+        ine="28998",
+        name="Ayuntamiento de Prueba del Monte",
+        cif="P2899800C",
+        offices=(("O00099801", "Oficina de Registro de Prueba del Monte"),),
+        units=(("LA0099801", "Secretaría"),),
+        holidays=((date(2026, 7, 25), "local", "Santiago Apóstol"),),
+    ),
 )
 
 #: National holidays common to every demo municipality (Europe/Madrid calendar).
@@ -53,8 +69,8 @@ NATIONAL_HOLIDAYS_2026 = (
 )
 REGIONAL_HOLIDAYS_2026 = ((date(2026, 5, 2), "Fiesta de la Comunidad de Madrid"),)
 
-DEMO_CODE = municipality_code(DEMO_MUNICIPALITIES[0]["ine"])  # type: ignore[arg-type]
-SECOND_CODE = municipality_code(DEMO_MUNICIPALITIES[1]["ine"])  # type: ignore[arg-type]
+DEMO_CODE = DEMO_MUNICIPALITIES[0].code
+SECOND_CODE = DEMO_MUNICIPALITIES[1].code
 
 
 def seed_municipalities(ctx: Context) -> list[str]:
@@ -62,20 +78,20 @@ def seed_municipalities(ctx: Context) -> list[str]:
     codes = []
     with ctx.transaction() as s:
         for spec in DEMO_MUNICIPALITIES:
-            code = municipality_code(spec["ine"])  # type: ignore[arg-type]
+            code = spec.code
             codes.append(code)
             if s.get(tenancy.Municipality, code) is not None:
                 continue
-            tenancy.add_municipality(s, code, str(spec["name"]), cif=str(spec["cif"]))
-            for ocode, oname in spec["offices"]:  # type: ignore[attr-defined]
+            tenancy.add_municipality(s, code, spec.name, cif=spec.cif)
+            for ocode, oname in spec.offices:
                 tenancy.add_office(s, code, ocode, oname)
-            for ucode, uname in spec["units"]:  # type: ignore[attr-defined]
+            for ucode, uname in spec.units:
                 tenancy.add_unit(s, code, ucode, uname)
             for day, name in NATIONAL_HOLIDAYS_2026:
                 tenancy.add_non_working_day(s, code, day, "national", name)
             for day, name in REGIONAL_HOLIDAYS_2026:
                 tenancy.add_non_working_day(s, code, day, "regional", name)
-            for day, scope, name in spec["holidays"]:  # type: ignore[attr-defined]
+            for day, scope, name in spec.holidays:
                 tenancy.add_non_working_day(s, code, day, scope, name)
     return codes
 

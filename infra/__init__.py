@@ -49,6 +49,7 @@ __all__ = [
     "ServiceUnavailable",
     "StateStore",
     "StateStoreError",
+    "UTCDateTime",
     "Unauthenticated",
     "Unit",
     "UnknownMunicipality",

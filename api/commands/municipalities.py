@@ -18,7 +18,9 @@ def add(
     office: list[str] = typer.Option([], help="Office as CODE=NAME (repeatable)"),
     unit: list[str] = typer.Option([], help="Unit as CODE=NAME (repeatable)"),
     tsa_url: str | None = typer.Option(None, help="External RFC 3161 TSA for B-T and above"),
-    revocation_soft_fail: bool = typer.Option(False, help="Accept logins when revocation is unknown"),
+    revocation_soft_fail: bool = typer.Option(
+        False, help="Accept logins when no revocation source answers"
+    ),
 ) -> None:
     """Add a municipality."""
     ctx = context()

@@ -75,25 +75,30 @@ def test_non_positive_ttl_is_refused(store: StateStore) -> None:
         store.put("k", b"v", ttl=0)
 
 
+def _race_for(store: StateStore, key: str, contenders: int) -> list[bytes | None]:
+    barrier = threading.Barrier(contenders)
+    results: list[bytes | None] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        barrier.wait()
+        got = store.take(key)
+        with lock:
+            results.append(got)
+
+    threads = [threading.Thread(target=take) for _ in range(contenders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 def test_concurrent_takes_have_exactly_one_winner(store: StateStore) -> None:
     for round_ in range(5):
         key = f"race-{round_}"
         store.put(key, b"prize", ttl=30)
-        barrier = threading.Barrier(16)
-        results: list[bytes | None] = []
-        lock = threading.Lock()
-
-        def take() -> None:
-            barrier.wait()
-            got = store.take(key)  # noqa: B023
-            with lock:
-                results.append(got)
-
-        threads = [threading.Thread(target=take) for _ in range(16)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = _race_for(store, key, 16)
         assert results.count(b"prize") == 1
         assert results.count(None) == 15
 
