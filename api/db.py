@@ -33,8 +33,13 @@ def upgrade(engine: Engine) -> None:
 
 
 def is_current(engine: Engine) -> bool:
-    """True when every migration branch is applied."""
-    heads = set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+    """True when every migration of every branch is applied.
+
+    Alembic keeps only the newest applied revisions in its version table; a branch
+    that others depend on is applied when it is an ancestor of those.
+    """
+    script = ScriptDirectory.from_config(alembic_config(engine))
     with engine.connect() as conn:
-        applied = set(MigrationContext.configure(conn).get_current_heads())
-    return applied == heads
+        applied = MigrationContext.configure(conn).get_current_heads()
+    done = {rev.revision for rev in script.iterate_revisions(applied, "base")}
+    return set(script.get_heads()) <= done
