@@ -14,10 +14,22 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.settings import Settings
+from certs.store import Pki
+from identity.login import CertificateLogin
+from identity.oidc import Provider, ProviderConfig, build_provider, certificate_login_url
+from identity.sessions import SessionStore
+from identity.throttle import LoginThrottle
 from infra.blobs import BlobStore
 from infra.db import make_engine, make_sessionmaker
 from infra.db import transaction as _transaction
 from infra.state import StateStore, open_state_store
+from registry.checkpoint import load_or_create_key
+from registry.attachments import AttachmentLimits
+from registry.log import RegistryLog, random_serial, rfc3161_timestamper
+from registry.service import Registry
+from signing import Sealer, SigningLimits, TimeStampAuthority
+from signing.models import next_serial
+from signing.validation import PolicyStore, ValidationLimits, Validator, default_policy_dirs
 
 
 class Context:
@@ -40,6 +52,78 @@ class Context:
     @cached_property
     def blobs(self) -> BlobStore:
         return BlobStore(self.settings.blob_dir)
+
+    @cached_property
+    def pki(self) -> Pki:
+        """The PKI folder (dev CA, TSA/OCSP keys, seals), parsed once per process."""
+        return Pki(self.settings.pki_dir)
+
+    @cached_property
+    def registry_log(self) -> RegistryLog:
+        """The registry's Merkle log: its Ed25519 key is read (or created) once."""
+        key = load_or_create_key(self.settings.data_dir / "registry" / "log-ed25519.pem")
+        # Checkpoints are time-stamped in process while the log head is locked, so this
+        # TSA instance takes random serials instead of a database counter round-trip.
+        tsa = TimeStampAuthority(self.pki.tsa, random_serial,
+                                 policy_oid=self.settings.tsa_policy_oid)
+        return RegistryLog(key, self.settings.public_url, rfc3161_timestamper(tsa.respond))
+
+    @cached_property
+    def login_sessions(self) -> SessionStore:
+        """Login sessions (cookie ``elocal_session``), shared by certificate login and OIDC."""
+        return SessionStore(self.state, idle_seconds=self.settings.session_idle_seconds,
+                            absolute_seconds=self.settings.session_absolute_seconds)
+
+    @cached_property
+    def certificate_login(self) -> CertificateLogin:
+        return CertificateLogin(self.state, LoginThrottle(self.state))
+
+    @cached_property
+    def sealer(self) -> Sealer:
+        """PAdES/XAdES sealing with per-municipality keys parsed once per process."""
+        s = self.settings
+        return Sealer(
+            self.sessions, own_tsa_url=f"{s.public_url}/tsa",
+            limits=SigningLimits(max_document_bytes=s.max_document_bytes,
+                                 spool_threshold_bytes=s.spool_threshold_bytes,
+                                 max_pdf_revisions=s.max_pdf_revisions,
+                                 xml_max_depth=s.xml_max_depth),
+            trust_roots=lambda: (self.pki.root,),
+            tsa_timeout=s.tsa_timeout_seconds, revocation_timeout=s.revocation_timeout_seconds,
+        )
+
+    @cached_property
+    def tsa(self) -> TimeStampAuthority:
+        """eLocal's RFC 3161 TSA (``POST /tsa``), serials from the ``tsa_serial`` counter."""
+        return TimeStampAuthority(self.pki.tsa, lambda: next_serial(self.sessions),
+                                  policy_oid=self.settings.tsa_policy_oid)
+
+    @cached_property
+    def oidc(self) -> Provider:
+        """The OpenID provider (issuer ``public_url``); its signing keys are parsed once."""
+        s = self.settings
+        login = certificate_login_url(s.public_url, s.https_port)
+        return build_provider(issuer=s.public_url, data_dir=s.data_dir, state=self.state,
+                              sessions=self.sessions, login_sessions=self.login_sessions,
+                              config=ProviderConfig(login_url=login))
+
+    @cached_property
+    def registry(self) -> Registry:
+        """The electronic registry: sealer, log, blob store and limits bound once."""
+        s = self.settings
+        limits = AttachmentLimits(
+            max_file_bytes=s.registry_max_file_bytes, max_entry_bytes=s.registry_max_entry_bytes,
+            max_count=s.registry_max_attachments,
+            allowed_types=frozenset(t.lower() for t in s.registry_allowed_types),
+        )
+        return Registry(self.sessions, self.blobs, self.sealer, self.registry_log, limits,
+                        s.public_url)
+
+    @cached_property
+    def validation(self) -> Validator:
+        """Signature validation: policy documents and parsed trust stores, kept per process."""
+        dirs = getattr(self.settings, "validation_policy_dirs", None) or default_policy_dirs(self.settings.data_dir)
+        return Validator(PolicyStore(dirs), ValidationLimits(max_bytes=self.settings.max_document_bytes))
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -6,11 +6,16 @@ second run changes nothing and never regenerates keys that already exist.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from api.context import Context
 from api.db import upgrade
+from certs.devpki import DevPkiResult, SealSubject, init_dev_pki, record_dev_pki
+from certs.pathvalidation import parse_certificate
+from certs.profiles import PublicEmployee, identify
+from identity import staff
 from infra import tenancy
 from infra.dir3 import municipality_code
 
@@ -101,3 +106,53 @@ def initialise(ctx: Context, *, demo: bool = True) -> None:
     upgrade(ctx.engine)
     if demo:
         seed_municipalities(ctx)
+        initialise_pki(ctx)
+        grant_demo_staff(ctx)
+        initialise_oidc(ctx)
+
+
+def initialise_pki(ctx: Context, subjects: Sequence[SealSubject] | None = None) -> DevPkiResult:
+    """Create the dev PKI, record it for CRL/OCSP and give each municipality its seal.
+
+    ``subjects`` defaults to the demo municipalities (the first employs the sample
+    public employee). Seal and trust-store settings are only filled in where
+    empty, so that an operator's own configuration survives a re-run.
+    """
+    if subjects is None:
+        subjects = [SealSubject(m.code, m.name, m.cif) for m in DEMO_MUNICIPALITIES]
+    result = init_dev_pki(ctx.settings.pki_dir, ctx.settings.public_url, subjects)
+    with ctx.transaction() as s:
+        record_dev_pki(s, result)
+        for subject in subjects:
+            muni = s.get(tenancy.Municipality, subject.code)
+            if muni is None:
+                continue
+            key, cert, _ = ctx.pki.seal_paths(subject.code)
+            if not muni.seal_key:
+                muni.seal_key = f"pem:{key.resolve()}"
+                muni.seal_cert = str(cert.resolve())
+            if not muni.trust_store:
+                muni.trust_store = [str(ctx.pki.root_path.resolve())]
+    return result
+
+
+def grant_demo_staff(ctx: Context) -> None:
+    """Make the demo public employee a registrar of the first demo municipality."""
+    employee = identify(parse_certificate(
+        (ctx.settings.pki_dir / "people" / "employee.pem").read_bytes()))
+    if isinstance(employee, PublicEmployee):
+        with ctx.transaction() as s:
+            staff.grant(s, DEMO_CODE, employee.nif, "registrar")
+
+
+def initialise_oidc(ctx: Context) -> None:
+    """Signing keys and a demo OpenID client (public, PKCE) for the first demo municipality."""
+    from identity.oidc import ensure_keys, register_client, vault_for
+    from identity.oidc.models import OidcClient
+
+    with ctx.transaction() as s:
+        ensure_keys(s, vault_for(ctx.settings.data_dir))
+        if s.get(OidcClient, "demo-portal") is None:
+            register_client(s, DEMO_CODE, "Portal del Ayuntamiento de Villademo",
+                            ["http://127.0.0.1:8080/callback"], client_id="demo-portal",
+                            public=True, post_logout_redirect_uris=["http://127.0.0.1:8080/"])

@@ -9,6 +9,8 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from api.context import Context
+from identity.sessions import SESSION_COOKIE, Principal
+from infra.errors import Unauthenticated
 
 
 def get_context(request: Request) -> Context:
@@ -23,3 +25,25 @@ def get_session(ctx: Annotated[Context, Depends(get_context)]) -> Iterator[Sessi
 
 Ctx = Annotated[Context, Depends(get_context)]
 Db = Annotated[Session, Depends(get_session)]
+
+
+def current_principal(request: Request) -> Principal | None:
+    """The logged-in principal of this request's session cookie, or None."""
+    sid = request.cookies.get(SESSION_COOKIE)
+    if not sid:
+        return None
+    ctx: Context = request.app.state.ctx
+    return ctx.login_sessions.get(sid)
+
+
+def require_principal(
+    principal: Annotated[Principal | None, Depends(current_principal)],
+) -> Principal:
+    """Like ``current_principal``, but a request without a live session gets a 401."""
+    if principal is None:
+        raise Unauthenticated("log in first (no live session)")
+    return principal
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(current_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(require_principal)]

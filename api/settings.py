@@ -36,6 +36,23 @@ class Settings(BaseSettings):
     #: Upload limits (bytes).
     max_document_bytes: int = Field(50 * 1024 * 1024, gt=0)
     spool_threshold_bytes: int = Field(2 * 1024 * 1024, gt=0)
+    #: Signing: most incremental revisions an input PDF may have, deepest XML nesting,
+    #: TSA and revocation fetch timeouts (seconds) and the TSA's policy OID.
+    max_pdf_revisions: int = Field(100, gt=0)
+    xml_max_depth: int = Field(64, gt=0)
+    tsa_timeout_seconds: float = Field(10.0, gt=0)
+    revocation_timeout_seconds: float = Field(10.0, gt=0)
+    tsa_policy_oid: str = "2.25.201926011356730463917366473802474373817"
+
+    #: Registry attachments: per-file and per-entry limits (bytes), count and allowed types.
+    registry_max_file_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    registry_max_entry_bytes: int = Field(50 * 1024 * 1024, gt=0)
+    registry_max_attachments: int = Field(20, gt=0)
+    registry_allowed_types: list[str] = Field(default_factory=lambda: [
+        "application/pdf", "image/jpeg", "image/png", "application/xml", "text/xml",
+        "text/plain", "application/vnd.oasis.opendocument.text",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ])
 
     session_idle_seconds: int = Field(30 * 60, gt=0)
     session_absolute_seconds: int = Field(8 * 3600, gt=0)

@@ -1,0 +1,1 @@
+"""Benchmarks, one module per area: ``python -m bench.seal``; ``python -m bench`` runs all."""

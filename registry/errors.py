@@ -1,0 +1,72 @@
+"""Errors of the registry, each with a stable ``code`` for clients."""
+
+from __future__ import annotations
+
+from infra.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
+
+
+class EntryNotFound(NotFound):
+    code = "registry_entry_not_found"
+    title = "No such registry entry"
+
+
+class ReceiptNotFound(NotFound):
+    code = "registry_receipt_not_found"
+    title = "No receipt with that verification code"
+
+
+class InvalidSubmission(InvalidInput):
+    code = "invalid_submission"
+    title = "The submission is incomplete or malformed"
+
+
+class UnknownUnit(InvalidInput):
+    code = "unknown_unit"
+    title = "The destination unit does not belong to this municipality"
+
+
+class UnknownOffice(InvalidInput):
+    code = "unknown_office"
+    title = "The registry office does not belong to this municipality"
+
+
+class InvalidSiaCode(InvalidInput):
+    code = "invalid_sia_code"
+    title = "Malformed SIA procedure code"
+
+
+class AttachmentTooLarge(PayloadTooLarge):
+    code = "attachment_too_large"
+    title = "An attachment exceeds the per-file limit"
+
+
+class EntryTooLarge(PayloadTooLarge):
+    code = "entry_too_large"
+    title = "The attachments exceed the per-entry limit"
+
+
+class TooManyAttachments(PayloadTooLarge):
+    code = "too_many_attachments"
+    title = "Too many attachments"
+
+
+class AttachmentTypeRejected(InvalidInput):
+    code = "attachment_type_rejected"
+    status = 415
+    title = "An attachment's type is not accepted"
+
+
+class AttachmentUnreadable(InvalidInput):
+    code = "attachment_unreadable"
+    title = "An attachment could not be read as its declared type"
+
+
+class NotAllowed(Forbidden):
+    code = "registry_forbidden"
+    title = "Not allowed in this registry"
+
+
+class AlreadyAnnulled(InvalidInput):
+    code = "registry_entry_annulled"
+    status = 409
+    title = "The entry is already annulled"

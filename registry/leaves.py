@@ -1,0 +1,111 @@
+"""What each registry event puts in the municipality's Merkle log.
+
+A leaf holds the public facts an auditor needs (office, year, kind, number,
+instants, event kind) and SHA-256 digests of everything else, never personal data:
+the log can be published while the entries themselves stay private. Whoever holds
+an entry (the presenter with the receipt, or the registry database) can recompute
+``content_sha256`` and check it against the leaf.
+
+Leaves are plain JSON-able dicts; the log serialises them canonically (RFC 8785).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from registry.models import ANNULMENT, RegistryEntry, RegistryEvent
+
+LEAF_VERSION = 1
+
+
+def instant(value: datetime) -> str:
+    """RFC 3339 UTC with microseconds: the form used in leaves, receipts and the API."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical(value: Any) -> bytes:
+    """Canonical JSON bytes (RFC 8785 for the strings, integers and lists used here)."""
+    try:
+        from registry import jcs  # the log's canonicaliser, when present
+
+        return jcs.canonicalize(value)  # type: ignore[no-any-return,attr-defined]
+    except (ImportError, AttributeError):
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+
+
+def sha256_hex(value: Any) -> str:
+    return hashlib.sha256(canonical(value)).hexdigest()
+
+
+def entry_content(entry: RegistryEntry) -> dict[str, Any]:
+    """Every fact of an entry, including personal data: digested, never logged."""
+    return {
+        "id": entry.id,
+        "municipality": entry.municipality_code,
+        "office": entry.office_code,
+        "kind": entry.kind,
+        "year": entry.year,
+        "number": entry.number,
+        "display_number": entry.display_number,
+        "registered_at": instant(entry.registered_at),
+        "effective_at": instant(entry.effective_at),
+        "presenter": entry.presenter,
+        "registrar": entry.registrar,
+        "interested": entry.interested,
+        "epigrafe": entry.epigrafe,
+        "subject": entry.subject,
+        "destination_unit": entry.destination_unit,
+        "origin_unit": entry.origin_unit,
+        "sia_code": entry.sia_code,
+        "expediente": entry.expediente,
+        "expone": entry.expone,
+        "solicita": entry.solicita,
+        "rectifies": entry.rectifies_id,
+        "attachments": [
+            {"name": a.name, "size": a.size, "mime": a.mime, "sha256": a.sha256}
+            for a in entry.attachments
+        ],
+    }
+
+
+def registration_leaf(entry: RegistryEntry, event_kind: str) -> dict[str, Any]:
+    """The leaf of a registration or rectification (a new entry with a new number)."""
+    return {
+        "v": LEAF_VERSION,
+        "event": event_kind,
+        "entry": entry.id,
+        "municipality": entry.municipality_code,
+        "office": entry.office_code,
+        "kind": entry.kind,
+        "year": entry.year,
+        "number": entry.number,
+        "display_number": entry.display_number,
+        "registered_at": instant(entry.registered_at),
+        "effective_at": instant(entry.effective_at),
+        "rectifies": entry.rectifies_id,
+        "attachments": [a.sha256 for a in entry.attachments],
+        "content_sha256": sha256_hex(entry_content(entry)),
+    }
+
+
+def annulment_leaf(entry: RegistryEntry, event: RegistryEvent) -> dict[str, Any]:
+    """The leaf of an annulment: which entry, when, and digests of actor and reason."""
+    assert event.kind == ANNULMENT
+    return {
+        "v": LEAF_VERSION,
+        "event": ANNULMENT,
+        "entry": entry.id,
+        "municipality": entry.municipality_code,
+        "office": entry.office_code,
+        "kind": entry.kind,
+        "year": entry.year,
+        "number": entry.number,
+        "at": instant(event.at),
+        "actor_sha256": sha256_hex(event.actor),
+        "reason_sha256": sha256_hex(event.reason or ""),
+    }

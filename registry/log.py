@@ -1,0 +1,519 @@
+"""The registry's tamper-evident log: one RFC 9162 Merkle log per municipality.
+
+Every registry event appends one leaf (the RFC 8785 canonical bytes of the event's
+public facts and digests) inside the registering transaction, so a leaf exists if
+and only if its event committed. Appends to one municipality's log are serialised
+by its head row (``SELECT … FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` already
+serialises writers on SQLite): the database decides every leaf index, never process
+memory, so any number of workers can append.
+
+The head row keeps the tree's right edge (``merkle.CompactRange``), so an append
+costs O(log n) and never rereads old leaves; every completed perfect subtree is
+stored, so any inclusion or consistency proof is a handful of indexed lookups.
+Every append gets a checkpoint, a C2SP signed note over the tree head, and
+checkpoints are kept so that consistency between any two can be proven. An RFC
+3161 time-stamp is added after commit, at most once per ``timestamp_interval``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from asn1crypto import tsp
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    event,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from infra.db import Base, UTCDateTime, utcnow
+from infra.errors import ElocalError, InvalidInput, NotFound
+from registry import jcs, merkle
+from registry.checkpoint import LogKey, Verifier, format_checkpoint, origin_for
+
+__all__ = [
+    "MAX_CHECKPOINT_PAGE",
+    "MAX_LEAF_PAGE",
+    "LogCheckpoint",
+    "LogHead",
+    "LogLeaf",
+    "LogNode",
+    "RegistryLog",
+    "SignedCheckpoint",
+    "Timestamper",
+    "append",
+    "lock",
+    "random_serial",
+    "rfc3161_timestamper",
+]
+
+log = logging.getLogger("elocal.registry.log")
+
+#: Page limits of the public log API (rows per response).
+MAX_LEAF_PAGE = 1000
+MAX_CHECKPOINT_PAGE = 1000
+#: A leaf is a few hundred bytes of facts and digests; anything larger is a bug upstream.
+MAX_LEAF_BYTES = 16 * 1024
+
+#: Default seconds between RFC 3161 time-stamps of one log's checkpoints.
+DEFAULT_TIMESTAMP_INTERVAL = 1.0
+
+#: Returns a DER RFC 3161 ``TimeStampToken`` over the given bytes (SHA-256 imprint).
+Timestamper = Callable[[bytes], bytes]
+
+
+class TimestampRefused(ElocalError):
+    code = "log_timestamp_refused"
+    status = 503
+    title = "The time-stamping authority refused to time-stamp the checkpoint"
+
+
+def rfc3161_timestamper(respond: Callable[[bytes], bytes]) -> Timestamper:
+    """A ``Timestamper`` over any RFC 3161 responder (``respond``: DER request → DER response).
+
+    In-process use (``TimeStampAuthority.respond``) keeps the TSA off the network and
+    out of other database transactions while the log head is locked.
+    """
+
+    def stamp(data: bytes) -> bytes:
+        nonce = secrets.randbits(63)
+        req = tsp.TimeStampReq({
+            "version": "v1",
+            "message_imprint": {"hash_algorithm": {"algorithm": "sha256"},
+                                "hashed_message": hashlib.sha256(data).digest()},
+            "nonce": nonce,
+            "cert_req": True,
+        })
+        resp = tsp.TimeStampResp.load(respond(req.dump()))
+        status = resp["status"]["status"].native
+        if status not in ("granted", "granted_with_mods"):
+            raise TimestampRefused(f"TSA answered {status}")
+        token = resp["time_stamp_token"]
+        info = token["content"]["encap_content_info"]["content"].parsed
+        if info["nonce"].native != nonce or (
+            info["message_imprint"]["hashed_message"].native != hashlib.sha256(data).digest()
+        ):
+            raise TimestampRefused("the TSA answered for another request")
+        return bytes(token.dump())
+
+    return stamp
+
+
+def random_serial() -> int:
+    """A 127-bit random TSA serial: unique without a database round-trip (RFC 3161 §2.4.2)."""
+    return secrets.randbits(127) | 1 << 126
+
+
+class LogHead(Base):
+    """Size and right edge of one municipality's tree; its row lock serialises appends."""
+
+    __tablename__ = "registry_log_head"
+
+    municipality_code: Mapped[str] = mapped_column(
+        ForeignKey("municipality.code"), primary_key=True
+    )
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Hex roots of the perfect subtrees on the right edge, left to right.
+    frontier: Mapped[str] = mapped_column(Text, default="[]")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LogLeaf(Base):
+    __tablename__ = "registry_log_leaf"
+
+    municipality_code: Mapped[str] = mapped_column(
+        ForeignKey("municipality.code"), primary_key=True
+    )
+    leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    #: The RFC 8785 bytes as UTF-8 text; the leaf hash is over exactly these bytes.
+    data: Mapped[str] = mapped_column(Text)
+    leaf_hash: Mapped[str] = mapped_column(String(64))
+    appended_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LogNode(Base):
+    """The hash of a complete perfect subtree (level ≥ 1) at ``(level, index)``."""
+
+    __tablename__ = "registry_log_node"
+
+    municipality_code: Mapped[str] = mapped_column(
+        ForeignKey("municipality.code"), primary_key=True
+    )
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    node_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LogCheckpoint(Base):
+    __tablename__ = "registry_log_checkpoint"
+
+    municipality_code: Mapped[str] = mapped_column(
+        ForeignKey("municipality.code"), primary_key=True
+    )
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[str] = mapped_column(String(64))
+    #: The complete signed note (text, blank line, signature lines).
+    note: Mapped[str] = mapped_column(Text)
+    #: DER RFC 3161 TimeStampToken over the UTF-8 bytes of ``note``, when a TSA is configured.
+    timestamp: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LogIndexError(InvalidInput):
+    code = "log_index_out_of_range"
+    title = "The requested log index or tree size is out of range"
+
+
+class NoCheckpoint(NotFound):
+    code = "log_no_checkpoint"
+    title = "This log has no checkpoint yet"
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    """A checkpoint as stored and served: signed note, size, root and RFC 3161 token."""
+
+    municipality_code: str
+    size: int
+    root: bytes
+    note: str
+    timestamp: bytes | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: LogCheckpoint) -> SignedCheckpoint:
+        return cls(row.municipality_code, row.size, bytes.fromhex(row.root), row.note,
+                   row.timestamp, row.created_at)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "root": base64.b64encode(self.root).decode(),
+            "note": self.note,
+            "timestamp": base64.b64encode(self.timestamp).decode() if self.timestamp else None,
+            "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
+        }
+
+
+def _insert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def lock(session: Session, municipality_code: str) -> LogHead:
+    """Lock (creating if needed) the municipality's log head until the transaction ends.
+
+    Callers that need more than the leaf order (for instance one registry instant
+    order across every office of the municipality) can call this first.
+    """
+    table = LogHead.__table__
+    session.execute(
+        _insert(session, table)
+        .values(municipality_code=municipality_code, size=0, frontier="[]", updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["municipality_code"])
+    )
+    head = session.execute(
+        select(LogHead)
+        .where(LogHead.municipality_code == municipality_code)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    return head
+
+
+def append(session: Session, municipality_code: str, leaf: Mapping[str, Any]) -> int:
+    """Append one leaf (canonicalised with RFC 8785) and return its index.
+
+    Must run inside the transaction that writes the event, so the leaf and the event
+    commit or roll back together.
+    """
+    data = jcs.canonicalize(leaf)
+    if len(data) > MAX_LEAF_BYTES:
+        raise ValueError(f"log leaf of {len(data)} bytes exceeds {MAX_LEAF_BYTES}")
+    head = lock(session, municipality_code)
+    compact = merkle.CompactRange(head.size, [bytes.fromhex(h) for h in json.loads(head.frontier)])
+    h = merkle.leaf_hash(data)
+    index = head.size
+    completed = compact.append(h)
+    session.add(LogLeaf(municipality_code=municipality_code, leaf_index=index,
+                        data=data.decode(), leaf_hash=h.hex(), appended_at=utcnow()))
+    if completed:
+        session.execute(LogNode.__table__.insert(), [
+            {"municipality_code": municipality_code, "level": level, "node_index": idx,
+             "hash": node.hex()}
+            for level, idx, node in completed
+        ])
+    head.size = compact.size
+    head.frontier = json.dumps([x.hex() for x in compact.hashes])
+    head.updated_at = utcnow()
+    session.flush()
+    return index
+
+
+def tree_size(session: Session, municipality_code: str) -> int:
+    size = session.execute(
+        select(LogHead.size).where(LogHead.municipality_code == municipality_code)
+    ).scalar_one_or_none()
+    return int(size or 0)
+
+
+def _subtree(session: Session, municipality_code: str,
+             ranges: Sequence[tuple[int, int]]) -> Callable[[int, int], bytes]:
+    """An MTH function over stored hashes, fetching every node ``ranges`` need at once."""
+    wanted = {key for a, b in ranges for key in merkle.perfect_subtrees(a, b)}
+    found: dict[tuple[int, int], bytes] = {}
+    leaves = [idx for level, idx in wanted if level == 0]
+    nodes = [(level, idx) for level, idx in wanted if level > 0]
+    for chunk in _chunks(leaves, 500):
+        for idx, h in session.execute(
+            select(LogLeaf.leaf_index, LogLeaf.leaf_hash).where(
+                LogLeaf.municipality_code == municipality_code, LogLeaf.leaf_index.in_(chunk))
+        ):
+            found[(0, idx)] = bytes.fromhex(h)
+    for node_chunk in _chunks(nodes, 500):
+        for level, idx, h in session.execute(
+            select(LogNode.level, LogNode.node_index, LogNode.hash).where(
+                LogNode.municipality_code == municipality_code,
+                tuple_(LogNode.level, LogNode.node_index).in_(node_chunk))
+        ):
+            found[(level, idx)] = bytes.fromhex(h)
+
+    def lookup(level: int, idx: int) -> bytes:
+        try:
+            return found[(level, idx)]
+        except KeyError:
+            raise LogStorageError(f"stored log node ({level}, {idx}) is missing") from None
+
+    return merkle.subtree_from_lookup(lookup)
+
+
+class LogStorageError(ElocalError):
+    """The stored tree is incomplete: the database was altered outside eLocal."""
+
+    code = "log_storage_corrupt"
+    status = 500
+    title = "The stored registry log is incomplete"
+
+
+def _chunks(items: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+def root_at(session: Session, municipality_code: str, size: int) -> bytes:
+    _check_size(session, municipality_code, size)
+    if size == 0:
+        return merkle.EMPTY_ROOT
+    return _subtree(session, municipality_code, [(0, size)])(0, size)
+
+
+def inclusion_proof(session: Session, municipality_code: str, index: int,
+                    size: int) -> list[bytes]:
+    _check_size(session, municipality_code, size)
+    if not 0 <= index < size:
+        raise LogIndexError(f"leaf {index} is not in a tree of size {size}")
+    ranges = merkle.inclusion_ranges(index, size)
+    return merkle.inclusion_proof(index, size, _subtree(session, municipality_code, ranges))
+
+
+def consistency_proof(session: Session, municipality_code: str, first: int,
+                      second: int) -> list[bytes]:
+    _check_size(session, municipality_code, second)
+    if not 0 < first <= second:
+        raise LogIndexError(f"no consistency proof from size {first} to size {second}")
+    ranges = merkle.consistency_ranges(first, second)
+    return merkle.consistency_proof(first, second,
+                                    _subtree(session, municipality_code, ranges))
+
+
+def _check_size(session: Session, municipality_code: str, size: int) -> None:
+    current = tree_size(session, municipality_code)
+    if not 0 <= size <= current:
+        raise LogIndexError(f"tree size {size} is beyond the log's size {current}")
+
+
+def leaves(session: Session, municipality_code: str, start: int, end: int) -> list[LogLeaf]:
+    if start < 0 or end < start:
+        raise LogIndexError("leaf range must satisfy 0 <= start <= end")
+    end = min(end, start + MAX_LEAF_PAGE)
+    return list(session.execute(
+        select(LogLeaf).where(LogLeaf.municipality_code == municipality_code,
+                              LogLeaf.leaf_index >= start, LogLeaf.leaf_index < end)
+        .order_by(LogLeaf.leaf_index)
+    ).scalars())
+
+
+def latest_checkpoint(session: Session, municipality_code: str) -> SignedCheckpoint:
+    row = session.execute(
+        select(LogCheckpoint).where(LogCheckpoint.municipality_code == municipality_code)
+        .order_by(LogCheckpoint.size.desc()).limit(1)
+    ).scalar_one_or_none()
+    if row is None:
+        raise NoCheckpoint(f"the log of {municipality_code} has no checkpoint yet")
+    return SignedCheckpoint.of(row)
+
+
+def checkpoints(session: Session, municipality_code: str, after: int = -1,
+                limit: int = MAX_CHECKPOINT_PAGE) -> list[SignedCheckpoint]:
+    """Checkpoints with ``size > after``, smallest first."""
+    limit = max(1, min(limit, MAX_CHECKPOINT_PAGE))
+    rows = session.execute(
+        select(LogCheckpoint).where(LogCheckpoint.municipality_code == municipality_code,
+                                    LogCheckpoint.size > after)
+        .order_by(LogCheckpoint.size).limit(limit)
+    ).scalars()
+    return [SignedCheckpoint.of(r) for r in rows]
+
+
+def checkpoint_covering(session: Session, municipality_code: str,
+                        index: int) -> SignedCheckpoint | None:
+    """The smallest stored checkpoint whose tree contains leaf ``index``."""
+    row = session.execute(
+        select(LogCheckpoint).where(LogCheckpoint.municipality_code == municipality_code,
+                                    LogCheckpoint.size > index)
+        .order_by(LogCheckpoint.size).limit(1)
+    ).scalar_one_or_none()
+    return SignedCheckpoint.of(row) if row is not None else None
+
+
+class RegistryLog:
+    """The log as the rest of eLocal uses it: key, origins and time-stamping bound once.
+
+    Built once per process by the ``Context``; stateless between calls, so every
+    worker process can hold one.
+    """
+
+    def __init__(self, key: LogKey, public_url: str, timestamper: Timestamper | None = None,
+                 *, timestamp_interval: float = DEFAULT_TIMESTAMP_INTERVAL) -> None:
+        self.key = key
+        self.public_url = public_url
+        self.timestamper = timestamper
+        #: A checkpoint is time-stamped unless one of the last ``timestamp_interval``
+        #: seconds already was (0: every checkpoint). A time-stamp dates every leaf
+        #: under it, so one per interval dates them all while keeping the TSA's cost
+        #: (tens of milliseconds) off the registrations that follow each other closely.
+        self.timestamp_interval = timestamp_interval
+
+    def origin(self, municipality_code: str) -> str:
+        return origin_for(self.public_url, municipality_code)
+
+    def verifier(self, municipality_code: str) -> Verifier:
+        return self.key.verifier(self.origin(municipality_code))
+
+    append = staticmethod(append)
+
+    def checkpoint(self, session: Session, municipality_code: str) -> SignedCheckpoint:
+        """Sign (and time-stamp) the current tree head, unless it is already checkpointed.
+
+        Runs under the head lock, so checkpoints of one log are issued in size order
+        and two workers never sign different roots for one size.
+        """
+        head = lock(session, municipality_code)
+        if head.size == 0:
+            raise NoCheckpoint(f"the log of {municipality_code} is empty")
+        existing = session.get(LogCheckpoint, (municipality_code, head.size))
+        if existing is not None:
+            return SignedCheckpoint.of(existing)
+        compact = merkle.CompactRange(head.size, [bytes.fromhex(h)
+                                                  for h in json.loads(head.frontier)])
+        root = compact.root()
+        origin = self.origin(municipality_code)
+        note = self.key.sign_note(origin, format_checkpoint(origin, head.size, root))
+        row = LogCheckpoint(municipality_code=municipality_code, size=head.size, root=root.hex(),
+                            note=note, timestamp=None, created_at=utcnow())
+        session.add(row)
+        session.flush()
+        if self.timestamper is not None:
+            self._stamp_after_commit(session, municipality_code)
+        return SignedCheckpoint.of(row)
+
+    def _stamp_after_commit(self, session: Session, municipality_code: str) -> None:
+        """Time-stamp once the registration has committed, outside the head lock.
+
+        The TSA runs after commit so that no registration waits for it and a rolled
+        back one never costs a token.
+        """
+        pending: set[str] = session.info.setdefault("registry_log_stamp", set())
+        if not pending:
+            bind = session.get_bind()
+
+            def after_commit(_session: Session) -> None:
+                codes = set(pending)
+                pending.clear()
+                for code in sorted(codes):
+                    try:
+                        self.stamp(bind, code)
+                    except Exception:  # the registration is committed; the next one retries
+                        log.exception("could not time-stamp the log checkpoint of %s", code)
+
+            def after_rollback(_session: Session, _previous: Any) -> None:
+                pending.clear()
+
+            event.listen(session, "after_commit", after_commit, once=True)
+            event.listen(session, "after_soft_rollback", after_rollback, once=True)
+        pending.add(municipality_code)
+
+    def stamp(self, bind: Engine | Connection, municipality_code: str,
+              *, force: bool = False) -> bool:
+        """Time-stamp the latest checkpoint unless one was stamped within the interval."""
+        if self.timestamper is None:
+            return False
+        cutoff = utcnow() - timedelta(seconds=self.timestamp_interval)
+        with Session(bind) as s:
+            if not force and self.timestamp_interval > 0 and s.execute(
+                select(LogCheckpoint.size).where(
+                    LogCheckpoint.municipality_code == municipality_code,
+                    LogCheckpoint.timestamp.is_not(None), LogCheckpoint.created_at > cutoff,
+                ).limit(1)
+            ).first() is not None:
+                return False
+            latest = s.execute(
+                select(LogCheckpoint.size, LogCheckpoint.note, LogCheckpoint.timestamp)
+                .where(LogCheckpoint.municipality_code == municipality_code)
+                .order_by(LogCheckpoint.size.desc()).limit(1)
+            ).first()
+            s.rollback()
+        if latest is None or latest.timestamp is not None:
+            return False
+        token = self.timestamper(latest.note.encode())
+        with Session(bind) as s, s.begin():
+            done = s.execute(
+                update(LogCheckpoint).where(
+                    LogCheckpoint.municipality_code == municipality_code,
+                    LogCheckpoint.size == latest.size, LogCheckpoint.timestamp.is_(None),
+                ).values(timestamp=token)
+            )
+        return bool(done.rowcount)
+
+    def proof_bundle(self, session: Session, municipality_code: str,
+                     index: int) -> dict[str, Any]:
+        """What a receipt carries: leaf index, a checkpoint covering it and the audit path."""
+        cp = checkpoint_covering(session, municipality_code, index)
+        if cp is None:
+            cp = self.checkpoint(session, municipality_code)
+        proof = inclusion_proof(session, municipality_code, index, cp.size)
+        return {
+            "leaf_index": index,
+            "checkpoint": cp.public(),
+            "inclusion_proof": [base64.b64encode(p).decode() for p in proof],
+            "key": str(self.verifier(municipality_code)),
+        }

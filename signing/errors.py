@@ -1,0 +1,72 @@
+"""What can go wrong while sealing or timestamping, as stable problem codes.
+
+Each class is a client-visible ``code``. A caller's mistake (bad document, unknown
+level) is a 4xx; a dependency that is down (a TSA, a revocation source, a token)
+is a 503, and never turns into a silently weaker signature.
+"""
+
+from __future__ import annotations
+
+from infra.errors import ElocalError, InvalidInput, PayloadTooLarge, ServiceUnavailable
+
+
+class SigningError(ElocalError):
+    code = "signing_failed"
+    status = 500
+    title = "The document could not be signed"
+
+
+class UnknownLevel(InvalidInput):
+    code = "unknown_signature_level"
+    title = "Unknown signature level"
+
+
+class UnsupportedOption(InvalidInput):
+    code = "unsupported_signature_option"
+    title = "The requested signature option is not supported"
+
+
+class NotAPdf(InvalidInput):
+    code = "not_a_pdf"
+    title = "The document is not a readable PDF"
+
+
+class EncryptedPdf(InvalidInput):
+    code = "encrypted_pdf"
+    title = "Encrypted PDFs cannot be sealed"
+
+
+class TooManyRevisions(InvalidInput):
+    code = "too_many_pdf_revisions"
+    title = "The PDF has more revisions than allowed"
+
+
+class DocumentTooLarge(PayloadTooLarge):
+    code = "document_too_large"
+    title = "The document exceeds the maximum size"
+
+
+class NotAnElocalSignature(InvalidInput):
+    code = "not_an_elocal_signature"
+    title = "The document carries no signature this service can extend"
+
+
+class SealNotConfigured(ElocalError):
+    code = "seal_not_configured"
+    status = 409
+    title = "The municipality has no electronic seal configured"
+
+
+class TsaUnavailable(ServiceUnavailable):
+    code = "tsa_unavailable"
+    title = "The time-stamping authority is unavailable"
+
+
+class RevocationUnavailable(ServiceUnavailable):
+    code = "revocation_unavailable"
+    title = "Revocation information for the long-term level could not be obtained"
+
+
+class TokenUnavailable(ServiceUnavailable):
+    code = "token_unavailable"
+    title = "The hardware token holding the seal key is unavailable"
