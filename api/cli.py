@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from api.commands import clients as clients_cmd
 from api.commands import db as db_cmd
+from api.commands import login as login_cmd
 from api.commands import municipalities as muni_cmd
 from api.commands import pki as pki_cmd
 from api.commands import registry as registry_cmd
@@ -32,6 +33,7 @@ app.add_typer(sign_cmd.app, name="sign")
 app.add_typer(sign_cmd.tsa_app, name="tsa")
 app.command("init")(serve_cmd.init)
 app.command("serve")(serve_cmd.serve)
+app.command("login")(login_cmd.login)
 app.command("validate")(validate_cmd.validate)
 
 

@@ -29,6 +29,7 @@ from registry.log import RegistryLog, random_serial, rfc3161_timestamper
 from registry.service import Registry
 from signing import Sealer, SigningLimits, TimeStampAuthority
 from signing.models import next_serial
+from signing.threephase import ThreePhaseSigner, load_or_create_secret
 from signing.validation import PolicyStore, ValidationLimits, Validator, default_policy_dirs
 
 
@@ -89,8 +90,16 @@ class Context:
                                  max_pdf_revisions=s.max_pdf_revisions,
                                  xml_max_depth=s.xml_max_depth),
             trust_roots=lambda: (self.pki.root,),
+            key_password=s.seal_key_password,
             tsa_timeout=s.tsa_timeout_seconds, revocation_timeout=s.revocation_timeout_seconds,
         )
+
+    @cached_property
+    def three_phase(self) -> ThreePhaseSigner:
+        """Three-phase (client-side key) PAdES signing; its HMAC key lives in the data folder."""
+        return ThreePhaseSigner(
+            self.state, load_or_create_secret(self.settings.data_dir / "signing" / "3p.key"),
+            limits=self.sealer.limits, timestamper=self.sealer.timestamper)
 
     @cached_property
     def tsa(self) -> TimeStampAuthority:

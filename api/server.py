@@ -50,8 +50,9 @@ _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
 ASGIApp = Callable[..., Any]
 
 
-def tls_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket | None,
-                  server_cert: str | None = None) -> dict[str, Any] | None:
+def tls_extension(
+    ssl_object: ssl.SSLObject | ssl.SSLSocket | None, server_cert: str | None = None
+) -> dict[str, Any] | None:
     """The ASGI TLS extension dict of one connection (None for plain TCP)."""
     if ssl_object is None:
         return None
@@ -104,8 +105,11 @@ class TLSExtensionMixin:
 def tls_protocol_class(server_cert_pem: str | None) -> type[asyncio.Protocol]:
     """uvicorn's fastest available HTTP/1.1 protocol, with the TLS extension."""
     base: type = HttpToolsProtocol if HttpToolsProtocol is not None else H11Protocol
-    return type("TLSExtension" + base.__name__, (TLSExtensionMixin, base),
-                {"server_cert_pem": server_cert_pem})
+    return type(
+        "TLSExtension" + base.__name__,
+        (TLSExtensionMixin, base),
+        {"server_cert_pem": server_cert_pem},
+    )
 
 
 def tls_paths(ctx: Context) -> tuple[Path, Path, Path] | None:
@@ -122,15 +126,17 @@ def _ssl_context(_: uvicorn.Config, default: Callable[[], ssl.SSLContext]) -> ss
     return context
 
 
-def https_config(app: object, ctx: Context, *, port: int | None = None,
-                 log_level: str = "info") -> uvicorn.Config | None:
+def https_config(
+    app: object, ctx: Context, *, port: int | None = None, log_level: str = "info"
+) -> uvicorn.Config | None:
     paths = tls_paths(ctx)
     https_port = ctx.settings.https_port if port is None else port
     if paths is None or not https_port:
         return None
     cert, key, ca = paths
-    server_pem = x509.load_pem_x509_certificate(cert.read_bytes()).public_bytes(
-        Encoding.PEM).decode()
+    server_pem = (
+        x509.load_pem_x509_certificate(cert.read_bytes()).public_bytes(Encoding.PEM).decode()
+    )
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=ctx.settings.host,
@@ -146,8 +152,9 @@ def https_config(app: object, ctx: Context, *, port: int | None = None,
     )
 
 
-def http_config(app: object, ctx: Context, *, port: int | None = None,
-                log_level: str = "info") -> uvicorn.Config:
+def http_config(
+    app: object, ctx: Context, *, port: int | None = None, log_level: str = "info"
+) -> uvicorn.Config:
     return uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=ctx.settings.host,
@@ -162,8 +169,14 @@ def run(ctx: Context) -> None:
     if settings.workers > 1:
         if not settings.redis_url:
             raise SystemExit("elocal: error: several workers need ELOCAL_REDIS_URL")
-        uvicorn.run("api.asgi:app", host=settings.host, port=settings.http_port,
-                    workers=settings.workers, proxy_headers=False, log_level="info")
+        uvicorn.run(
+            "api.asgi:app",
+            host=settings.host,
+            port=settings.http_port,
+            workers=settings.workers,
+            proxy_headers=False,
+            log_level="info",
+        )
         return
     app = create_app(ctx=ctx, migrate=False)
     configs = [http_config(app, ctx)]

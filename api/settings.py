@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     tsa_timeout_seconds: float = Field(10.0, gt=0)
     revocation_timeout_seconds: float = Field(10.0, gt=0)
     tsa_policy_oid: str = "2.25.201926011356730463917366473802474373817"
+    #: Password of seal keys kept in PKCS#12 files or encrypted PEM (``pkcs12:`` specs).
+    seal_key_password: str | None = None
 
     #: Registry attachments: per-file and per-entry limits (bytes), count and allowed types.
     registry_max_file_bytes: int = Field(20 * 1024 * 1024, gt=0)

@@ -6,7 +6,7 @@ import importlib
 import sys
 
 #: Benchmark modules, each with ``main(argv)``; add new areas here.
-MODULES = ["bench.seal"]
+MODULES = ["bench.seal", "bench.registry"]
 
 
 def main() -> None:

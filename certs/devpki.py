@@ -40,7 +40,8 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from certs import oids, qcstatements
+from certs import oids, qcstatements, revocation
+from certs.keys import KeyLoadError, load_certificate
 
 #: Password of every PKCS#12 file of the development PKI.
 PKCS12_PASSWORD = "demo"  # noqa: S105 (sample credentials, published on purpose)
@@ -82,8 +83,6 @@ class IssuedFile:
     path: Path
 
     def load(self) -> x509.Certificate:
-        from certs.keys import load_certificate
-
         return load_certificate(self.path)
 
 
@@ -145,7 +144,8 @@ class _Builder:
         if not path.exists():
             return None
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise KeyLoadError(f"{path} holds a key type the dev PKI does not use", path=str(path))
         return key
 
     def _existing_cert(self, rel: str) -> x509.Certificate | None:
@@ -537,8 +537,6 @@ def record_dev_pki(session: Session, result: DevPkiResult) -> int:
     Idempotent: certificates already recorded are left alone. Returns how many
     certificates were newly recorded.
     """
-    from certs import revocation
-
     IssuedCertificate = revocation.IssuedCertificate
     known = set(session.execute(select(IssuedCertificate.issuer_key_id, IssuedCertificate.serial))
                 .tuples())

@@ -33,7 +33,6 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -50,7 +49,7 @@ from pyhanko_certvalidator.fetchers.requests_fetchers import (
 from certs.keys import KeyLoadError
 from certs.store import load_trust_store
 from infra.errors import ElocalError, InvalidInput
-from infra.state import StateStore
+from infra.state import StateStore, StateStoreError
 
 __all__ = [
     "CertificateRejected",
@@ -144,7 +143,7 @@ def parse_certificate(data: bytes) -> x509.Certificate:
         if b"-----BEGIN" in data:
             return x509.load_pem_x509_certificate(data)
         return x509.load_der_x509_certificate(data)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, x509.InvalidVersion) as exc:
         raise MalformedCertificate(f"not an X.509 certificate: {exc}") from exc
 
 
@@ -156,7 +155,7 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
     if b"-----BEGIN" in data:
         try:
             certs = x509.load_pem_x509_certificates(data)
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:
             raise MalformedCertificate(f"not a PEM certificate bundle: {exc}") from exc
     else:
         certs = [parse_certificate(data)]
@@ -297,8 +296,9 @@ class _CachingCRLFetcher(RequestsCRLFetcher):
                 return asn1_crl.CertificateList.load(cached)
         result = await super()._fetch_single(url)
         if self._cache is not None and isinstance(result, asn1_crl.CertificateList):
-            _store_until(self._cache, key, result.dump(),
-                         result["tbs_cert_list"]["next_update"].native)
+            _store_until(
+                self._cache, key, result.dump(), result["tbs_cert_list"]["next_update"].native
+            )
         return result
 
 
@@ -327,8 +327,10 @@ class _CachingCertificateFetcher(RequestsCertificateFetcher):
         if self._cache is not None:
             cached = self._cache.get(key)
             if cached is not None:
-                return [asn1_x509.Certificate.load(base64.b64decode(item))
-                        for item in json.loads(cached)]
+                return [
+                    asn1_x509.Certificate.load(base64.b64decode(item))
+                    for item in json.loads(cached)
+                ]
         certs = await super()._grab_certs(url, url_origin_type=url_origin_type)
         if self._cache is not None and certs:
             value = json.dumps([base64.b64encode(c.dump()).decode() for c in certs])
@@ -379,8 +381,9 @@ def _check_policies(cert: x509.Certificate, allow: frozenset[str]) -> None:
     except x509.ExtensionNotFound:
         oids = set()
     if not oids & allow:
-        raise PolicyNotAllowed("none of the certificate's policies is on the allow-list",
-                               policies=sorted(oids))
+        raise PolicyNotAllowed(
+            "none of the certificate's policies is on the allow-list", policies=sorted(oids)
+        )
 
 
 def _map_error(exc: Exception) -> CertificateRejected:
@@ -423,11 +426,19 @@ async def validate_certificate(
         path = await validator.async_validate_path()
     except (cv_errors.PathBuildingError, cv_errors.ValidationError) as exc:
         raise _map_error(exc) from exc
-    except (ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
-        # unparsable extensions or unknown key types deep in the path
+    except StateStoreError:
+        raise
+    except Exception as exc:
+        # A client-supplied certificate can break the ASN.1 layer in many ways
+        # (asn1crypto raises ValueError, TypeError, AttributeError…); none of them is
+        # a server fault, and none may become one.
+        log.info("certificate path could not be processed: %s: %s", type(exc).__name__, exc)
         raise Untrusted(f"the certificate path could not be processed: {exc}") from exc
-    _check_usage(leaf, policy)
-    _check_policies(leaf, policy.policy_allow_list)
+    try:
+        _check_usage(leaf, policy)
+        _check_policies(leaf, policy.policy_allow_list)
+    except (ValueError, TypeError) as exc:  # duplicate or malformed extensions
+        raise Untrusted(f"the certificate's extensions could not be read: {exc}") from exc
     certs = reversed(list(path.iter_certs(include_root=True)))
     chain = tuple(x509.load_der_x509_certificate(c.dump()) for c in certs)
     return ValidatedPath(leaf=leaf, path=chain, revocation_hard_fail=not policy.soft_fail)

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Literal
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from certs import oids, qcstatements
@@ -48,17 +49,26 @@ _FNMT_NIF = oids.FNMT_NIF.dotted_string
 _EMPLOYEE_PREFIXES = ("2.16.724.1.3.5.7", "2.16.724.1.3.5.3")
 _SEAL_PREFIXES = ("2.16.724.1.3.5.6", "2.16.724.1.3.5.2")
 _EMPLOYEE_FIELDS = {
-    str(oids.EMPLEADO_ENTITY): "entity_name", str(oids.EMPLEADO_ENTITY_CIF): "entity_cif",
-    str(oids.EMPLEADO_DNI): "nif", str(oids.EMPLEADO_PERSONNEL_NUMBER): "employee_number",
-    str(oids.EMPLEADO_NAME): "given_name", str(oids.EMPLEADO_SURNAME1): "first_surname",
-    str(oids.EMPLEADO_SURNAME2): "second_surname", str(oids.EMPLEADO_EMAIL): "email",
-    str(oids.EMPLEADO_UNIT): "unit", str(oids.EMPLEADO_POST): "post",
+    str(oids.EMPLEADO_ENTITY): "entity_name",
+    str(oids.EMPLEADO_ENTITY_CIF): "entity_cif",
+    str(oids.EMPLEADO_DNI): "nif",
+    str(oids.EMPLEADO_PERSONNEL_NUMBER): "employee_number",
+    str(oids.EMPLEADO_NAME): "given_name",
+    str(oids.EMPLEADO_SURNAME1): "first_surname",
+    str(oids.EMPLEADO_SURNAME2): "second_surname",
+    str(oids.EMPLEADO_EMAIL): "email",
+    str(oids.EMPLEADO_UNIT): "unit",
+    str(oids.EMPLEADO_POST): "post",
 }
-_SEAL_FIELDS = {str(oids.SELLO_ENTITY): "entity_name", str(oids.SELLO_ENTITY_CIF): "entity_cif",
-                str(oids.SELLO_SYSTEM_NAME): "system_name"}
+_SEAL_FIELDS = {
+    str(oids.SELLO_ENTITY): "entity_name",
+    str(oids.SELLO_ENTITY_CIF): "entity_cif",
+    str(oids.SELLO_SYSTEM_NAME): "system_name",
+}
 
-_DNIE_POLICIES = frozenset({oids.DNIE_AUTHENTICATION_POLICY.dotted_string,
-                            oids.DNIE_SIGNING_POLICY.dotted_string})
+_DNIE_POLICIES = frozenset(
+    {oids.DNIE_AUTHENTICATION_POLICY.dotted_string, oids.DNIE_SIGNING_POLICY.dotted_string}
+)
 _QCP = frozenset({oids.QCP_N.dotted_string, oids.QCP_L.dotted_string})
 _QCP_QSCD = frozenset({oids.QCP_N_QSCD.dotted_string, oids.QCP_L_QSCD.dotted_string})
 
@@ -229,14 +239,15 @@ def _cif(value: str | None, what: str) -> str:
         raise UnknownIdentityFormat(f"invalid {what}: {exc}") from exc
 
 
-def _profile_fields(attrs: dict[str, str], prefixes: tuple[str, ...],
-                    names: dict[str, str]) -> dict[str, str] | None:
+def _profile_fields(
+    attrs: dict[str, str], prefixes: tuple[str, ...], names: dict[str, str]
+) -> dict[str, str] | None:
     found: dict[str, str] = {}
     for oid, value in attrs.items():
         for prefix in prefixes:
             if not oid.startswith(prefix + "."):
                 continue
-            rest = oid[len(prefix) + 1:].split(".")
+            rest = oid[len(prefix) + 1 :].split(".")
             if len(rest) == 2 and rest[0] in ("1", "2") and rest[1] in names:
                 found.setdefault(names[rest[1]], value)
     return found or None
@@ -281,6 +292,15 @@ def _entity_cif(cert: x509.Certificate) -> str | None:
 
 def identify(cert: x509.Certificate) -> CertificateIdentity:
     """The typed identity a (validated) certificate names; see the module docstring."""
+    try:
+        return _identify(cert)
+    except (ValueError, TypeError, AttributeError, UnsupportedAlgorithm) as exc:
+        if isinstance(exc, UnknownIdentityFormat):
+            raise
+        raise UnknownIdentityFormat(f"unreadable certificate fields: {exc}") from exc
+
+
+def _identify(cert: x509.Certificate) -> CertificateIdentity:
     loa, qualified = level_of_assurance(cert)
     san = _san_directory_attrs(cert)
     email = _san_email(cert)
@@ -289,15 +309,18 @@ def identify(cert: x509.Certificate) -> CertificateIdentity:
     if emp is not None:
         family = " ".join(s for s in (emp.get("first_surname"), emp.get("second_surname")) if s)
         return PublicEmployee(
-            loa=loa, qualified=qualified,
+            loa=loa,
+            qualified=qualified,
             nif=_nif(emp.get("nif") or _person_nif(cert, san), "employee DNI/NIE"),
             given_name=emp.get("given_name") or _attr(cert.subject, NameOID.GIVEN_NAME) or "",
             family_name=family or _attr(cert.subject, NameOID.SURNAME) or "",
             email=emp.get("email") or email,
             entity_cif=_cif(emp.get("entity_cif") or _entity_cif(cert), "entity CIF"),
-            entity_name=emp.get("entity_name") or _attr(cert.subject, NameOID.ORGANIZATION_NAME)
+            entity_name=emp.get("entity_name")
+            or _attr(cert.subject, NameOID.ORGANIZATION_NAME)
             or "",
-            unit=emp.get("unit"), post=emp.get("post"),
+            unit=emp.get("unit"),
+            post=emp.get("post"),
             employee_number=emp.get("employee_number"),
         )
 
@@ -308,9 +331,11 @@ def identify(cert: x509.Certificate) -> CertificateIdentity:
     if seal is not None or (person_nif is None and entity_cif and oids.QC_TYPE_ESEAL in qc_types):
         seal = seal or {}
         return ElectronicSeal(
-            loa=loa, qualified=qualified,
+            loa=loa,
+            qualified=qualified,
             entity_cif=_cif(seal.get("entity_cif") or entity_cif, "entity CIF"),
-            entity_name=seal.get("entity_name") or _attr(cert.subject, NameOID.ORGANIZATION_NAME)
+            entity_name=seal.get("entity_name")
+            or _attr(cert.subject, NameOID.ORGANIZATION_NAME)
             or "",
             system_name=seal.get("system_name") or _attr(cert.subject, NameOID.COMMON_NAME) or "",
         )
@@ -319,9 +344,15 @@ def identify(cert: x509.Certificate) -> CertificateIdentity:
     given, family = _person_names(cert, san)
     if entity_cif:
         return Representative(
-            loa=loa, qualified=qualified, nif=nif, given_name=given, family_name=family,
-            email=email, entity_cif=_cif(entity_cif, "entity CIF"),
+            loa=loa,
+            qualified=qualified,
+            nif=nif,
+            given_name=given,
+            family_name=family,
+            email=email,
+            entity_cif=_cif(entity_cif, "entity CIF"),
             entity_name=_attr(cert.subject, NameOID.ORGANIZATION_NAME) or "",
         )
-    return NaturalPerson(loa=loa, qualified=qualified, nif=nif, given_name=given,
-                         family_name=family, email=email)
+    return NaturalPerson(
+        loa=loa, qualified=qualified, nif=nif, given_name=given, family_name=family, email=email
+    )

@@ -43,11 +43,23 @@ MAX_SIGNATURE_BYTES = 1024
 MESSAGE_PREFIX = b"elocal-login-v1:"
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512,
+    "256": hashes.SHA256,
+    "384": hashes.SHA384,
+    "512": hashes.SHA512,
 }
 #: JOSE names of the accepted signature algorithms (RSA keys of 2048 bits or more).
-ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-              "ES256", "ES384", "ES512", "EdDSA")
+ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
 MIN_RSA_BITS = 2048
 
 
@@ -111,8 +123,9 @@ def _ecdsa_der(signature: bytes, key: ec.EllipticCurvePublicKey) -> bytes:
     return signature
 
 
-def verify_signature(cert: x509.Certificate, message: bytes, signature: bytes,
-                     algorithm: str | None = None) -> None:
+def verify_signature(
+    cert: x509.Certificate, message: bytes, signature: bytes, algorithm: str | None = None
+) -> None:
     """Check ``signature`` over ``message`` with the certificate's public key.
 
     ``algorithm`` defaults to RS256 for RSA keys, ES256/384/512 (by curve) for EC
@@ -132,8 +145,9 @@ def verify_signature(cert: x509.Certificate, message: bytes, signature: bytes,
         else:
             algorithm = "EdDSA"
     if algorithm not in ALGORITHMS:
-        raise UnsupportedAlgorithm(f"algorithm must be one of {', '.join(ALGORITHMS)}",
-                                   value=algorithm[:20])
+        raise UnsupportedAlgorithm(
+            f"algorithm must be one of {', '.join(ALGORITHMS)}", value=algorithm[:20]
+        )
     try:
         if algorithm[:2] in ("RS", "PS"):
             if not isinstance(key, rsa.RSAPublicKey):
@@ -142,15 +156,15 @@ def verify_signature(cert: x509.Certificate, message: bytes, signature: bytes,
                 raise BadSignature(f"RSA keys shorter than {MIN_RSA_BITS} bits are refused")
             digest = _HASHES[algorithm[2:]]()
             pad: padding.AsymmetricPadding = (
-                padding.PKCS1v15() if algorithm[0] == "R"
+                padding.PKCS1v15()
+                if algorithm[0] == "R"
                 else padding.PSS(mgf=padding.MGF1(digest), salt_length=padding.PSS.AUTO)
             )
             key.verify(signature, message, pad, digest)
         elif algorithm[:2] == "ES":
             if not isinstance(key, ec.EllipticCurvePublicKey):
                 raise BadSignature("an ECDSA algorithm needs an EC key")
-            key.verify(_ecdsa_der(signature, key), message,
-                       ec.ECDSA(_HASHES[algorithm[2:]]()))
+            key.verify(_ecdsa_der(signature, key), message, ec.ECDSA(_HASHES[algorithm[2:]]()))
         else:
             if not isinstance(key, ed25519.Ed25519PublicKey):
                 raise BadSignature("EdDSA needs an Ed25519 key")

@@ -43,8 +43,9 @@ def is_trusted_proxy(peer: str | None, networks: Sequence[IPv4Network | IPv6Netw
     return any(ip in net for net in networks)
 
 
-def client_address(peer: str | None, forwarded_for: str | None,
-                   networks: Sequence[IPv4Network | IPv6Network]) -> str:
+def client_address(
+    peer: str | None, forwarded_for: str | None, networks: Sequence[IPv4Network | IPv6Network]
+) -> str:
     """The client's address: the TCP peer, or what a trusted proxy says it forwarded for.
 
     Walks ``X-Forwarded-For`` from the right and stops at the first address that is

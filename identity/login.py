@@ -69,8 +69,14 @@ AMR_MTLS = ("x509", "mtls")
 AMR_POP = ("x509", "pop")
 
 #: Failures that count against the client's address.
-_FAILURES = (CertificateRejected, UnknownIdentityFormat, MalformedCertificate, InvalidChallenge,
-             BadSignature, UnsupportedAlgorithm)
+_FAILURES = (
+    CertificateRejected,
+    UnknownIdentityFormat,
+    MalformedCertificate,
+    InvalidChallenge,
+    BadSignature,
+    UnsupportedAlgorithm,
+)
 
 
 class NoClientCertificate(Unauthenticated):
@@ -91,8 +97,12 @@ def safe_next_url(value: str | None) -> str | None:
     """
     if value is None or value == "":
         return None
-    if (not value.startswith("/") or value.startswith("//") or "\\" in value
-            or any(ord(c) < 0x21 or ord(c) == 0x7F for c in value)):
+    if (
+        not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or any(ord(c) < 0x21 or ord(c) == 0x7F for c in value)
+    ):
         raise InvalidNext(field="next")
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
@@ -133,14 +143,24 @@ def _roles(db: Session, municipality_code: str, who: CertificateIdentity) -> tup
     return ()
 
 
-def principal_for(who: CertificateIdentity, municipality_code: str, roles: tuple[str, ...],
-                  amr: tuple[str, ...], auth_time: int | None = None) -> Principal:
+def principal_for(
+    who: CertificateIdentity,
+    municipality_code: str,
+    roles: tuple[str, ...],
+    amr: tuple[str, ...],
+    auth_time: int | None = None,
+) -> Principal:
     identity = who.to_dict()
     if isinstance(who, Representative):
         identity["acting_for"] = {"cif": who.entity_cif, "name": who.entity_name}
     return Principal(
-        subject=who.subject, capacity=who.capacity, identity=identity, loa=who.loa,
-        roles=roles, municipality_code=municipality_code, amr=amr,
+        subject=who.subject,
+        capacity=who.capacity,
+        identity=identity,
+        loa=who.loa,
+        roles=roles,
+        municipality_code=municipality_code,
+        amr=amr,
         auth_time=int(time.time()) if auth_time is None else auth_time,
     )
 
@@ -155,9 +175,15 @@ class CertificateLogin:
         """Count a failure detected before ``authenticate`` (a malformed header, say)."""
         self.throttle.failed(client)
 
-    async def authenticate(self, transaction: Transaction, municipality_code: str,
-                           certificates: Sequence[x509.Certificate], *,
-                           amr: tuple[str, ...] = AMR_MTLS, client: str = "unknown") -> Principal:
+    async def authenticate(
+        self,
+        transaction: Transaction,
+        municipality_code: str,
+        certificates: Sequence[x509.Certificate],
+        *,
+        amr: tuple[str, ...] = AMR_MTLS,
+        client: str = "unknown",
+    ) -> Principal:
         """Validate ``certificates`` (leaf first) and return who logged in."""
         self.throttle.check(client)
         try:
@@ -167,8 +193,15 @@ class CertificateLogin:
             raise
 
     async def authenticate_signature(
-        self, transaction: Transaction, municipality_code: str, nonce: str, signature: str,
-        certificates: Sequence[str], *, algorithm: str | None = None, client: str = "unknown",
+        self,
+        transaction: Transaction,
+        municipality_code: str,
+        nonce: str,
+        signature: str,
+        certificates: Sequence[str],
+        *,
+        algorithm: str | None = None,
+        client: str = "unknown",
     ) -> Principal:
         """Challenge–response: the nonce is used up first, whatever happens next.
 
@@ -191,9 +224,13 @@ class CertificateLogin:
             self.throttle.failed(client)
             raise
 
-    async def _authenticate(self, transaction: Transaction, municipality_code: str,
-                            certificates: Sequence[x509.Certificate],
-                            amr: tuple[str, ...]) -> Principal:
+    async def _authenticate(
+        self,
+        transaction: Transaction,
+        municipality_code: str,
+        certificates: Sequence[x509.Certificate],
+        amr: tuple[str, ...],
+    ) -> Principal:
         if not certificates:
             raise NoClientCertificate()
         # Short transactions on either side of validation: revocation fetching is
@@ -207,8 +244,9 @@ class CertificateLogin:
                 policy_allow_list=frozenset(muni.policy_allow_list or ()),
             )
         leaf, *extra = certificates
-        await validate_certificate(leaf, policy, extra_certs=extra, cache=self.state,
-                                   timeout=self.fetch_timeout)
+        await validate_certificate(
+            leaf, policy, extra_certs=extra, cache=self.state, timeout=self.fetch_timeout
+        )
         who = identify(leaf)
         with transaction() as db:
             roles = _roles(db, code, who)

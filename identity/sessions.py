@@ -22,9 +22,15 @@ from typing import Any
 
 from infra.state import StateStore
 
-__all__ = ["SESSION_COOKIE", "Principal", "SessionStore"]
+__all__ = ["ACR_BY_LOA", "SESSION_COOKIE", "Principal", "SessionStore"]
 
 SESSION_COOKIE = "elocal_session"
+#: eIDAS levels of assurance as ``acr`` values (OpenID Connect, SAML).
+ACR_BY_LOA = {
+    "low": "http://eidas.europa.eu/LoA/low",
+    "substantial": "http://eidas.europa.eu/LoA/substantial",
+    "high": "http://eidas.europa.eu/LoA/high",
+}
 #: Bytes of randomness in a session id (256 bits).
 SESSION_ID_BYTES = 32
 #: Longest cookie value accepted; anything longer is not a session id eLocal issued.
@@ -87,8 +93,9 @@ class SessionStore:
         sid = secrets.token_urlsafe(SESSION_ID_BYTES)
         now = self.clock()
         record = {"p": principal.to_json(), "created": now, "seen": now}
-        self.state.put(_key(sid), json.dumps(record).encode(),
-                       min(self.idle_seconds, self.absolute_seconds))
+        self.state.put(
+            _key(sid), json.dumps(record).encode(), min(self.idle_seconds, self.absolute_seconds)
+        )
         return sid
 
     def get(self, sid: str) -> Principal | None:
@@ -119,8 +126,9 @@ class SessionStore:
             self.state.delete(key)
             return None
         record["seen"] = now
-        self.state.put(key, json.dumps(record).encode(),
-                       min(self.idle_seconds, self.absolute_seconds - age))
+        self.state.put(
+            key, json.dumps(record).encode(), min(self.idle_seconds, self.absolute_seconds - age)
+        )
         return principal
 
     def close(self, sid: str) -> None:
@@ -130,5 +138,8 @@ class SessionStore:
 
     def close_all(self, subject: str, municipality_code: str) -> None:
         """End every session of ``subject`` in ``municipality_code`` (logout everywhere)."""
-        self.state.put(_epoch_key(subject, municipality_code), repr(self.clock()).encode(),
-                       self.absolute_seconds)
+        self.state.put(
+            _epoch_key(subject, municipality_code),
+            repr(self.clock()).encode(),
+            self.absolute_seconds,
+        )

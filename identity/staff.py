@@ -56,8 +56,13 @@ def grant(session: Session, municipality_code: str, dni: str, role: str) -> Staf
     """Grant ``role`` to the employee ``dni``; granting an existing role changes nothing."""
     dni, role = _checked(dni, role)
     muni = get_municipality(session, municipality_code)
-    existing = session.scalar(select(StaffGrant).where(
-        StaffGrant.municipality_code == muni.code, StaffGrant.dni == dni, StaffGrant.role == role))
+    existing = session.scalar(
+        select(StaffGrant).where(
+            StaffGrant.municipality_code == muni.code,
+            StaffGrant.dni == dni,
+            StaffGrant.role == role,
+        )
+    )
     if existing is not None:
         return existing
     row = StaffGrant(municipality_code=muni.code, dni=dni, role=role)
@@ -68,9 +73,13 @@ def grant(session: Session, municipality_code: str, dni: str, role: str) -> Staf
 
 def revoke(session: Session, municipality_code: str, dni: str, role: str) -> None:
     dni, role = _checked(dni, role)
-    row = session.scalar(select(StaffGrant).where(
-        StaffGrant.municipality_code == municipality_code, StaffGrant.dni == dni,
-        StaffGrant.role == role))
+    row = session.scalar(
+        select(StaffGrant).where(
+            StaffGrant.municipality_code == municipality_code,
+            StaffGrant.dni == dni,
+            StaffGrant.role == role,
+        )
+    )
     if row is None:
         raise NotFound(f"{dni} does not have the role {role} in {municipality_code}")
     session.delete(row)
@@ -79,12 +88,20 @@ def revoke(session: Session, municipality_code: str, dni: str, role: str) -> Non
 
 def list_grants(session: Session, municipality_code: str) -> list[StaffGrant]:
     get_municipality(session, municipality_code)
-    return list(session.scalars(select(StaffGrant).where(
-        StaffGrant.municipality_code == municipality_code
-    ).order_by(StaffGrant.dni, StaffGrant.role)))
+    return list(
+        session.scalars(
+            select(StaffGrant)
+            .where(StaffGrant.municipality_code == municipality_code)
+            .order_by(StaffGrant.dni, StaffGrant.role)
+        )
+    )
 
 
 def roles_for(session: Session, municipality_code: str, dni: str) -> tuple[str, ...]:
-    return tuple(session.scalars(select(StaffGrant.role).where(
-        StaffGrant.municipality_code == municipality_code, StaffGrant.dni == dni
-    ).order_by(StaffGrant.role)))
+    return tuple(
+        session.scalars(
+            select(StaffGrant.role)
+            .where(StaffGrant.municipality_code == municipality_code, StaffGrant.dni == dni)
+            .order_by(StaffGrant.role)
+        )
+    )

@@ -162,16 +162,21 @@ class Auditor:
     def __init__(self, client: httpx.Client, municipality: str, *,
                  pinned_key: str | None = None, workers: int = 8,
                  tsa_roots: Sequence[x509.Certificate] | None = None,
+                 known_checkpoints: Sequence[str] = (),
                  progress: Callable[[str], None] | None = None) -> None:
         self.client = client
         self.municipality = municipality
         self.pinned = Verifier.parse(pinned_key) if pinned_key else None
         #: Trust anchors for the checkpoints' time-stamps; None checks signatures only.
         self.tsa_roots = list(tsa_roots) if tsa_roots is not None else None
+        #: Signed notes kept from earlier (a receipt, a previous audit, a witness): the log
+        #: must still contain them, which is what exposes a truncated or forked log.
+        self.known = list(known_checkpoints)
         self.workers = max(1, workers)
         self.progress = progress or (lambda _msg: None)
         self.base = f"/registry/{municipality}/log"
         self.report = AuditReport(municipality)
+        self._latest_note: str | None = None
 
     def _get(self, path: str, **params: Any) -> Any:
         resp = self.client.get(self.base + path, params=params)
@@ -185,6 +190,7 @@ class Auditor:
         verifier = self._key()
         checkpoints = self._checkpoints(verifier)
         r.checkpoints = len(checkpoints)
+        self._latest_note = checkpoints[-1].note if checkpoints else None
         size = checkpoints[-1].size if checkpoints else 0
         served = self._get("/checkpoints", after=2**53 - 1)["size"]
         if served < size:
@@ -197,6 +203,7 @@ class Auditor:
         data = self._leaves(size)
         hashes = [merkle.leaf_hash(d.encode()) if d is not None else None for d in data]
         self._roots(hashes, checkpoints)
+        self._known(verifier, hashes)
         self.progress("checking proofs")
         self._consistency(checkpoints)
         if checkpoints:
@@ -332,6 +339,26 @@ class Auditor:
                     self.report.add("root_mismatch",
                                     f"the leaves do not hash to the root signed at size {cp.size}")
                 cp = next(wanted, None)
+
+    def _known(self, verifier: Verifier, hashes: Sequence[bytes | None]) -> None:
+        for note in self.known:
+            try:
+                cp = parse_checkpoint(open_note(note, verifier))
+            except CheckpointError as exc:
+                self.report.add("known_checkpoint_invalid", exc.detail)
+                continue
+            if cp.size > len(hashes):
+                self.report.add("log_truncated", f"a checkpoint of size {cp.size} was issued; "
+                                f"the log now has {len(hashes)} leaves")
+                continue
+            prefix = [h if h is not None else b"\0" * 32 for h in hashes[:cp.size]]
+            if merkle.root_from_leaf_hashes(prefix) != cp.root:
+                self.report.add("log_forked", f"the log's first {cp.size} leaves do not hash "
+                                "to the root of the known checkpoint")
+
+    def latest_note(self) -> str | None:
+        """The latest signed checkpoint seen, to keep for the next audit."""
+        return self._latest_note
 
     def _consistency(self, checkpoints: Sequence[_Checkpoint]) -> None:
         pairs = list(itertools.pairwise(checkpoints))

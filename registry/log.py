@@ -38,6 +38,7 @@ from sqlalchemy import (
     String,
     Text,
     event,
+    insert,
     select,
     tuple_,
     update,
@@ -257,7 +258,7 @@ def append(session: Session, municipality_code: str, leaf: Mapping[str, Any]) ->
     session.add(LogLeaf(municipality_code=municipality_code, leaf_index=index,
                         data=data.decode(), leaf_hash=h.hex(), appended_at=utcnow()))
     if completed:
-        session.execute(LogNode.__table__.insert(), [
+        session.execute(insert(LogNode), [
             {"municipality_code": municipality_code, "level": level, "node_index": idx,
              "hash": node.hex()}
             for level, idx, node in completed
@@ -500,9 +501,9 @@ class RegistryLog:
                 update(LogCheckpoint).where(
                     LogCheckpoint.municipality_code == municipality_code,
                     LogCheckpoint.size == latest.size, LogCheckpoint.timestamp.is_(None),
-                ).values(timestamp=token)
-            )
-        return bool(done.rowcount)
+                ).values(timestamp=token).returning(LogCheckpoint.size)
+            ).first()
+        return done is not None
 
     def proof_bundle(self, session: Session, municipality_code: str,
                      index: int) -> dict[str, Any]:

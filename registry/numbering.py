@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ Clock = Callable[[], datetime]
 def next_number(session: Session, municipality_code: str, office_code: str, year: int,
                 kind: str) -> int:
     """Take the next number; the counter row stays locked until the transaction ends."""
-    table = RegistryCounter.__table__
+    table: Table = RegistryCounter.__table__  # type: ignore[assignment]
     dialect = session.get_bind().dialect.name
     ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     stmt = ins.values(

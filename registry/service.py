@@ -122,6 +122,9 @@ class Registered:
 
     entry: RegistryEntry
     replayed: bool = False
+    #: Seconds spent sealing the receipt, and in the whole registration (locks included).
+    seal_seconds: float = 0.0
+    total_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,7 @@ class _Draft:
     rectifies: str | None
     reason: str | None
     registered_at: datetime | None = None
+    seal_seconds: float = 0.0
 
     @property
     def event_kind(self) -> str:
@@ -213,8 +217,6 @@ class Registry:
         #: per process keeps threads free for the requests they wait on (the TSA).
         self._slots = threading.BoundedSemaphore(concurrency)
         self._sqlite_lock = threading.Lock()
-        #: Time spent sealing receipts in this process (for the benchmark).
-        self.seal_seconds = 0.0
 
     def now(self) -> datetime:
         return self.clock() if self.clock else utcnow()
@@ -241,8 +243,9 @@ class Registry:
                 return Registered(found, replayed=True)
         clean = self._validate(municipality_code, kind, submission)
         stored = accept(self.blobs, uploads, self.limits)
+        started = _time.perf_counter()
         try:
-            entry = self._register(
+            entry, sealing = self._register(
                 principal, municipality_code, kind, clean, stored, presenter, registrar,
                 interested, idempotency_key, rectifies=None, reason=None,
             )
@@ -253,7 +256,8 @@ class Registry:
                 if found is not None:
                     return Registered(found, replayed=True)
             raise
-        return Registered(entry)
+        return Registered(entry, seal_seconds=sealing,
+                          total_seconds=_time.perf_counter() - started)
 
     def rectify(self, principal: Principal, municipality_code: str, entry_id: str,
                 submission: Submission, reason: str, uploads: Sequence[Upload] = ()
@@ -277,9 +281,10 @@ class Registry:
         submission.office = original.office_code
         clean = self._validate(municipality_code, kind, submission)
         stored = accept(self.blobs, uploads, self.limits)
-        return self._register(principal, municipality_code, kind, clean, stored, presenter,
-                              registrar, interested, None, rectifies=original.id,
-                              reason=reason)
+        entry, _ = self._register(principal, municipality_code, kind, clean, stored, presenter,
+                                  registrar, interested, None, rectifies=original.id,
+                                  reason=reason)
+        return entry
 
     def annul(self, principal: Principal, municipality_code: str, entry_id: str,
               reason: str) -> RegistryEvent:
@@ -379,7 +384,8 @@ class Registry:
                   sub: Submission, stored: list[StoredAttachment], presenter: dict[str, Any],
                   registrar: dict[str, Any] | None, interested: list[dict[str, Any]],
                   idempotency_key: str | None, *, rectifies: str | None,
-                  reason: str | None) -> RegistryEntry:
+                  reason: str | None) -> tuple[RegistryEntry, float]:
+        """Register under the locks; returns the entry and the seconds spent sealing."""
         assert sub.office is not None
         if registrar is not None:
             registrar = {**registrar, "office": sub.office}
@@ -395,9 +401,9 @@ class Registry:
             else:
                 with self.sessions() as s, s.begin():
                     entry, bundle = self._write(s, draft)
-                    self._finish(s, draft, entry, *self._seal(self._facts(s, entry, bundle)))
+                    self._finish(s, draft, entry, *self._seal(self._facts(s, entry, bundle), draft))
         with self.sessions() as s:
-            return self._load(s, draft.municipality_code, draft.id)
+            return self._load(s, draft.municipality_code, draft.id), draft.seal_seconds
 
     def _register_sqlite(self, draft: _Draft) -> RegistryEntry:
         """SQLite has one writer: the seal's own database work (its TSA's serial counter)
@@ -414,7 +420,7 @@ class Registry:
                     draft.registered_at = entry.registered_at
                     receipt = self._facts(s, entry, bundle)
                     s.rollback()
-                pdf, xml = self._seal(receipt)
+                pdf, xml = self._seal(receipt, draft)
                 with self.sessions() as s, s.begin():
                     again, bundle2 = self._write(s, draft)
                     same = (again.number == entry.number and again.leaf_index == entry.leaf_index
@@ -431,16 +437,16 @@ class Registry:
     def _write(self, s: Session, d: _Draft) -> tuple[RegistryEntry, dict[str, Any]]:
         """Lock, number, instant, leaf and checkpoint: everything the receipt states."""
         muni = s.get(Municipality, d.municipality_code)
-        assert muni is not None and d.sub.office is not None
+        sub, office = d.sub, d.sub.office
+        assert muni is not None and office is not None
         registry_log.lock(s, d.municipality_code)
-        year, number, registered_at = self._number(s, d.municipality_code, d.sub.office,
-                                                   d.kind, d.registered_at)
-        sub = d.sub
+        year, number, registered_at = self._number(s, d.municipality_code, office, d.kind,
+                                                   d.registered_at)
         entry = RegistryEntry(
             id=d.id, municipality_code=d.municipality_code,
             office_code=sub.office, kind=d.kind, year=year, number=number,
             display_number=display_number(muni.number_template, year=year, kind=d.kind,
-                                          number=number, office=sub.office),
+                                          number=number, office=office),
             registered_at=registered_at,
             effective_at=effective_instant(s, d.municipality_code, registered_at),
             presenter_subject=d.principal.subject, presenter=d.presenter,
@@ -516,7 +522,7 @@ class Registry:
         f["log"]["key"] = bundle["key"]
         return f
 
-    def _seal(self, f: dict[str, Any]) -> tuple[bytes, bytes]:
+    def _seal(self, f: dict[str, Any], draft: _Draft) -> tuple[bytes, bytes]:
         """Render and seal the receipt PDF (PAdES B-T, visible stamp) and XML (XAdES B-T)."""
         code, name = f["municipality"]["code"], f["municipality"]["name"]
         started = _time.perf_counter()
@@ -527,7 +533,7 @@ class Registry:
         )
         xml = self.sealer.seal_xml(code, render_xml(f), level=RECEIPT_LEVEL,
                                    packaging="enveloped")
-        self.seal_seconds += _time.perf_counter() - started
+        draft.seal_seconds += _time.perf_counter() - started
         assert pdf is not None
         return pdf, xml
 

@@ -24,6 +24,7 @@ from signing.limits import SigningLimits
 from signing.pades import Stamp
 from signing.policy import AGE_1_9, SignaturePolicy
 from signing.service import SealConfig, Sealer
+from signing.threephase import PreSigned, ThreePhaseSigner
 from signing.timestamps import HttpTimeStamper
 from signing.tsa import TimeStampAuthority
 
@@ -37,6 +38,7 @@ __all__ = [
     "NotAPdf",
     "NotAnElocalSignature",
     "Packaging",
+    "PreSigned",
     "RevocationUnavailable",
     "SealConfig",
     "SealKey",
@@ -46,6 +48,7 @@ __all__ = [
     "SigningError",
     "SigningLimits",
     "Stamp",
+    "ThreePhaseSigner",
     "TimeStampAuthority",
     "TokenPrivateKey",
     "TokenUnavailable",

@@ -49,6 +49,17 @@ class CachedKeySigner(Signer):
         super().__init__(signing_cert=signing_cert, cert_registry=cert_registry,
                          embed_roots=True, prefer_pss=False)
 
+    #: DER size of the last CMS object this signer produced (0 before the first).
+    produced_size: int = 0
+
+    async def async_sign(self, data_digest: bytes, digest_algorithm: str, dry_run: bool = False,
+                         **kwargs: Any) -> Any:
+        result = await super().async_sign(data_digest, digest_algorithm, dry_run=dry_run,
+                                          **kwargs)
+        if not dry_run:
+            self.produced_size = len(result.dump())
+        return result
+
     async def async_sign_raw(self, data: bytes, digest_algorithm: str,
                              dry_run: bool = False) -> bytes:
         if dry_run and isinstance(self._key, TokenPrivateKey):
@@ -104,10 +115,18 @@ class SealKey:
     def asn1_chain(self) -> tuple[asn1_x509.Certificate, ...]:
         return tuple(to_asn1(c) for c in self.material.chain)
 
+    #: Bytes to reserve for the CMS in a PDF, learnt per signature shape (see ``pades.seal``).
+    reservations: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
     @cached_property
+    def _registry(self) -> SimpleCertificateStore:
+        return SimpleCertificateStore.from_certs(list(self.asn1_chain))
+
+    @property
     def signer(self) -> CachedKeySigner:
-        registry = SimpleCertificateStore.from_certs(list(self.asn1_chain))
-        return CachedKeySigner(self.key, self.asn1_certificate, registry)
+        """A signer over the already-parsed key; cheap to create, one per signature, so that
+        each records the size of what it produced."""
+        return CachedKeySigner(self.key, self.asn1_certificate, self._registry)
 
     @property
     def is_ec(self) -> bool:

@@ -229,12 +229,29 @@ async def seal(
         field_spec = fields.SigFieldSpec(field_name, on_page=stamp.page, box=stamp.box)
         style = _stamp_style(stamp, is_pdfa(writer.prev), stamp_font())
         params = stamp.text_params()
+    signer = key.signer
     pdf_signer = signers.PdfSigner(
-        meta, signer=key.signer, timestamper=timestamper if level.timestamped else None,
+        meta, signer=signer, timestamper=timestamper if level.timestamped else None,
         stamp_style=style, new_field_spec=field_spec,
     )
+    # pyHanko sizes the signature container with a complete dry-run signature, which
+    # doubles the cost of a seal. The CMS of a given seal, level and TSA hardly varies in
+    # size, so the size measured on the first seal (plus a margin) is reserved afterwards;
+    # a seal that would not fit fails with ReservationTooSmall and is redone by the caller.
+    shape = (level.timestamped, age_policy, timestamper.url if level.timestamped and
+             timestamper else None)
+    reserved = key.reservations.get(shape)
     with _translated_errors():
-        await pdf_signer.async_sign_pdf(writer, output=output, appearance_text_params=params)
+        try:
+            await pdf_signer.async_sign_pdf(writer, output=output, appearance_text_params=params,
+                                            bytes_reserved=reserved)
+        except PyHankoSigningError as exc:
+            if reserved is not None and "larger than expected" in str(exc):
+                key.reservations.pop(shape, None)
+                raise ReservationTooSmall(str(exc)) from exc
+            raise
+    margin = 2048 if level.timestamped else 256
+    key.reservations[shape] = 2 * (signer.produced_size + margin)
 
 
 async def extend(
@@ -290,6 +307,10 @@ async def extend(
 def _has_signature_timestamp(sig: EmbeddedPdfSignature) -> bool:
     unsigned = sig.signer_info["unsigned_attrs"]
     return any(a["type"].native == "signature_time_stamp_token" for a in unsigned or ())
+
+
+class ReservationTooSmall(SigningError):
+    """The learnt signature size was too small for this seal; seal again with estimation."""
 
 
 class _translated_errors:

@@ -155,14 +155,26 @@ class Sealer:
         seal = self.key(municipality_code, cfg)
         if stamp is True:
             stamp = Stamp(municipality=cfg.name)
-        writer = pades.open_pdf(pdf, self.limits)
-        await pades.seal(
-            writer, seal, lvl, output,
-            timestamper=self.timestamper(cfg.tsa_url) if lvl.timestamped else None,
-            validation_context=lambda: self.validation_context(seal),
-            stamp=stamp or None, certify=certify, age_policy=age_policy,
-            reason=f"Sello electrónico de {cfg.name}",
-        )
+        start = output.tell()
+        for attempt in (1, 2):
+            if attempt == 2:
+                output.seek(start)
+                output.truncate()
+                if not isinstance(pdf, bytes | bytearray | str | Path):
+                    pdf.seek(0)
+            writer = pades.open_pdf(pdf, self.limits)
+            try:
+                await pades.seal(
+                    writer, seal, lvl, output,
+                    timestamper=self.timestamper(cfg.tsa_url) if lvl.timestamped else None,
+                    validation_context=lambda: self.validation_context(seal),
+                    stamp=stamp or None, certify=certify, age_policy=age_policy,
+                    reason=f"Sello electrónico de {cfg.name}",
+                )
+                return
+            except pades.ReservationTooSmall:
+                if attempt == 2:
+                    raise
 
     def extend_pdf(self, municipality_code: str, pdf: PdfInput, level: str | Level) -> bytes:
         """Raise the municipality's last seal in ``pdf`` to ``level`` (B-T, B-LT or B-LTA)."""

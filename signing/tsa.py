@@ -63,7 +63,23 @@ class TimeStampAuthority:
 
     @cached_property
     def _ess_cert_id(self) -> tsp.SigningCertificateV2:
-        return as_signing_certificate_v2(self._cert)
+        return tsp.SigningCertificateV2.load(as_signing_certificate_v2(self._cert).dump())
+
+    def _template(self, include_certs: bool) -> bytes:
+        """A DER SignedData shell, parsed per token so that the certificates are not
+        re-encoded every time (asn1crypto re-serialises objects it did not parse)."""
+        cache = self.__dict__.setdefault("_templates", {})
+        if include_certs not in cache:
+            shell: dict[str, Any] = {
+                "version": "v3",
+                "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha256"})],
+                "encap_content_info": {"content_type": "tst_info"},
+                "signer_infos": [],
+            }
+            if include_certs:
+                shell["certificates"] = [self._cert, *self._chain]
+            cache[include_certs] = cms.SignedData(shell).dump()
+        return cache[include_certs]  # type: ignore[no-any-return]
 
     def respond(self, body: bytes) -> bytes:
         """Answer one DER request with a DER response (granted or rejection)."""
@@ -146,19 +162,13 @@ class TimeStampAuthority:
             "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": sig_alg}),
             "signature": signature,
         })
-        signed_data: dict[str, Any] = {
-            "version": "v3",
-            "digest_algorithms": [digest_alg],
-            "encap_content_info": {
-                "content_type": "tst_info",
-                "content": cms.ParsableOctetString(content),
-            },
-            "signer_infos": [signer_info],
+        signed_data = cms.SignedData.load(self._template(include_certs))
+        signed_data["encap_content_info"] = {
+            "content_type": "tst_info",
+            "content": cms.ParsableOctetString(content),
         }
-        if include_certs:
-            signed_data["certificates"] = [self._cert, *self._chain]
-        return cms.ContentInfo({"content_type": "signed_data",
-                                "content": cms.SignedData(signed_data)})
+        signed_data["signer_infos"] = [signer_info]
+        return cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
 
 
 def _rejection(fail_info: str, text: str) -> bytes:

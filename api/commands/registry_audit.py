@@ -30,6 +30,14 @@ def audit(
         None, exists=True, dir_okay=False,
         help="PEM trust anchors for the checkpoints' RFC 3161 time-stamps",
     ),
+    known: list[Path] = typer.Option(
+        [], "--known-checkpoint", exists=True, dir_okay=False,
+        help="A signed checkpoint kept from before (repeatable): catches truncation and forks",
+    ),
+    save: Path | None = typer.Option(
+        None, "--save-checkpoint", dir_okay=False,
+        help="After a passing audit, write the latest checkpoint here for the next audit",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
     workers: int = typer.Option(8, min=1, max=64, help="Concurrent proof requests"),
     timeout: float = typer.Option(30.0, min=1.0, help="HTTP timeout per request (seconds)"),
@@ -48,7 +56,9 @@ def audit(
         with httpx.Client(base_url=url, timeout=timeout, limits=limits,
                           verify=not insecure) as client:
             auditor = Auditor(client, municipality, pinned_key=key, workers=workers,
-                              tsa_roots=roots, progress=lambda m: typer.echo(m, err=True))
+                              tsa_roots=roots,
+                              known_checkpoints=[k.read_text(encoding="utf-8") for k in known],
+                              progress=lambda m: typer.echo(m, err=True))
             report = auditor.run()
     except CheckpointError as exc:
         typer.echo(f"elocal: error: bad pinned key: {exc.detail}", err=True)
@@ -71,3 +81,6 @@ def audit(
             typer.echo(line)
     if not report.ok:
         sys.exit(1)
+    note = auditor.latest_note()
+    if save is not None and note is not None:
+        save.write_text(note, encoding="utf-8", newline="")

@@ -8,8 +8,9 @@ from api.commands import context
 from api.db import upgrade
 from identity import staff
 
-app = typer.Typer(no_args_is_help=True,
-                  help="Staff roles (registrar, admin) of public employees, by DNI/NIE.")
+app = typer.Typer(
+    no_args_is_help=True, help="Staff roles (registrar, admin) of public employees, by DNI/NIE."
+)
 
 
 @app.command("grant")

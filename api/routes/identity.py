@@ -32,16 +32,9 @@ from identity.clientcert import (
     is_trusted_proxy,
 )
 from identity.login import AMR_MTLS, safe_next_url
-from identity.sessions import SESSION_COOKIE, Principal
+from identity.sessions import ACR_BY_LOA, SESSION_COOKIE, Principal
 
 router = APIRouter(tags=["identity"])
-
-LOA_ACR = {
-    "low": "http://eidas.europa.eu/LoA/low",
-    "substantial": "http://eidas.europa.eu/LoA/substantial",
-    "high": "http://eidas.europa.eu/LoA/high",
-}
-
 
 def principal_view(p: Principal) -> dict[str, Any]:
     return {
@@ -49,7 +42,7 @@ def principal_view(p: Principal) -> dict[str, Any]:
         "capacity": p.capacity,
         "identity": p.identity,
         "loa": p.loa,
-        "acr": LOA_ACR.get(p.loa),
+        "acr": ACR_BY_LOA.get(p.loa),
         "roles": list(p.roles),
         "municipality": p.municipality_code,
         "amr": list(p.amr),
@@ -62,24 +55,30 @@ def _peer(request: Request) -> str | None:
 
 
 def _client(request: Request, ctx: Context) -> str:
-    return client_address(_peer(request), request.headers.get("x-forwarded-for"),
-                          ctx.settings.proxy_networks)
+    return client_address(
+        _peer(request), request.headers.get("x-forwarded-for"), ctx.settings.proxy_networks
+    )
 
 
 def _secure(request: Request, ctx: Context) -> bool:
     return request.url.scheme == "https" or ctx.settings.public_url.startswith("https://")
 
 
-def _open_session(request: Request, ctx: Context, principal: Principal,
-                  next_url: str | None) -> Response:
+def _open_session(
+    request: Request, ctx: Context, principal: Principal, next_url: str | None
+) -> Response:
     old = request.cookies.get(SESSION_COOKIE)
     if old:  # a login always gets a fresh id (no session fixation)
         ctx.login_sessions.close(old)
     sid = ctx.login_sessions.open(principal)
-    response: Response = (RedirectResponse(next_url, status_code=303) if next_url
-                          else JSONResponse(principal_view(principal)))
-    response.set_cookie(SESSION_COOKIE, sid, httponly=True, secure=_secure(request, ctx),
-                        samesite="lax", path="/")
+    response: Response = (
+        RedirectResponse(next_url, status_code=303)
+        if next_url
+        else JSONResponse(principal_view(principal))
+    )
+    response.set_cookie(
+        SESSION_COOKIE, sid, httponly=True, secure=_secure(request, ctx), samesite="lax", path="/"
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -105,8 +104,9 @@ async def login_certificate(
             except MalformedCertificate:
                 login.failed(client)
                 raise
-    principal = await login.authenticate(ctx.transaction, municipality, certs[:1],
-                                         amr=AMR_MTLS, client=client)
+    principal = await login.authenticate(
+        ctx.transaction, municipality, certs[:1], amr=AMR_MTLS, client=client
+    )
     return _open_session(request, ctx, principal, next_url)
 
 
@@ -125,8 +125,9 @@ def login_challenge(request: Request, ctx: Ctx) -> ChallengeOut:
     ctx.certificate_login.throttle.check(client)
     ctx.certificate_login.throttle.challenge_issued(client)
     ch = issue_challenge(ctx.state, NONCE_TTL_SECONDS)
-    return ChallengeOut(nonce=ch.nonce, expires_in=ch.expires_in, message=ch.message,
-                        algorithms=list(ALGORITHMS))
+    return ChallengeOut(
+        nonce=ch.nonce, expires_in=ch.expires_in, message=ch.message, algorithms=list(ALGORITHMS)
+    )
 
 
 class ChallengeResponseIn(BaseModel):
@@ -137,20 +138,24 @@ class ChallengeResponseIn(BaseModel):
     #: The certificate: PEM (may hold the chain too) or base64 DER.
     certificate: str = Field(min_length=1, max_length=65536)
     #: Optional intermediates, PEM or base64 DER.
-    chain: list[Annotated[str, Field(max_length=65536)]] = Field(default_factory=list,
-                                                                 max_length=8)
+    chain: list[Annotated[str, Field(max_length=65536)]] = Field(default_factory=list, max_length=8)
     algorithm: str | None = Field(None, max_length=16)
     next: str | None = Field(None, max_length=2000)
 
 
 @router.post("/login/challenge/response")
-async def login_challenge_response(request: Request, ctx: Ctx,
-                                   body: ChallengeResponseIn) -> Response:
+async def login_challenge_response(
+    request: Request, ctx: Ctx, body: ChallengeResponseIn
+) -> Response:
     """Answer a challenge with a signature and certificate; opens a session."""
     next_url = safe_next_url(body.next)
     principal = await ctx.certificate_login.authenticate_signature(
-        ctx.transaction, body.municipality, body.nonce, body.signature,
-        [body.certificate, *body.chain], algorithm=body.algorithm,
+        ctx.transaction,
+        body.municipality,
+        body.nonce,
+        body.signature,
+        [body.certificate, *body.chain],
+        algorithm=body.algorithm,
         client=_client(request, ctx),
     )
     return _open_session(request, ctx, principal, next_url)
@@ -172,6 +177,7 @@ def logout(request: Request, ctx: Ctx) -> Response:
             ctx.login_sessions.close_all(principal.subject, principal.municipality_code)
         ctx.login_sessions.close(sid)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True,
-                           secure=_secure(request, ctx), samesite="lax")
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, secure=_secure(request, ctx), samesite="lax"
+    )
     return response

@@ -46,8 +46,10 @@ MAX_FORM_BYTES = 64 * 1024
 _PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
+    # No form-action: browsers apply it to the redirect that follows the consent form,
+    # and that redirect goes to the client's (other-origin) redirect URI.
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'; frame-ancestors 'none'",
+                               "frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
 }
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -84,6 +86,8 @@ def _single(items: list[tuple[str, Any]]) -> dict[str, str]:
             raise InvalidRequest(f"{key} must be a plain form field")
         if key in out:
             raise InvalidRequest(f"the parameter {key} is repeated")
+        if "\x00" in key or "\x00" in value:
+            raise InvalidRequest("parameters must not contain NUL characters")
         out[key] = value
     return out
 

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated, Any, TypeVar
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.context import Context
 from api.deps import Ctx, current_principal
+from identity.oidc.errors import InsufficientScope
 from identity.sessions import Principal
 from infra.errors import PayloadTooLarge, Unauthenticated
 from registry.attachments import Upload
@@ -32,6 +36,9 @@ router = APIRouter(prefix="/registry", tags=["registry"])
 
 #: The OAuth scope an access token needs to act on the registry.
 REGISTRY_SCOPE = "registry"
+#: Threads that run registrations in one worker (see ``_registration_threads``).
+REGISTRATION_THREADS = 8
+T = TypeVar("T")
 #: Room for the JSON part and multipart framing on top of the attachment limit.
 _FORM_OVERHEAD = 1024 * 1024
 
@@ -43,8 +50,8 @@ def _bearer_principal(ctx: Context, request: Request) -> Principal | None:
     token = auth[7:].strip()
     claims = ctx.oidc.check_access_token(token)
     if REGISTRY_SCOPE not in str(claims.get("scope", "")).split():
-        raise Unauthenticated("the access token lacks the registry scope",
-                              required_scope=REGISTRY_SCOPE)
+        raise InsufficientScope("the access token lacks the registry scope",
+                                required_scope=REGISTRY_SCOPE)
     grant = claims["_grant"]
     identity = dict(grant.get("identity") or {})
     capacity = "representative" if identity.get("entity_cif") else "citizen"
@@ -202,16 +209,39 @@ async def _read_submission(ctx: Context, request: Request
     return Submission.from_dict({k: v for k, v in data.items() if k != "reason"}), uploads, data
 
 
+def _registration_threads(request: Request) -> CapacityLimiter:
+    """Registrations run on their own few threads, never on the shared threadpool.
+
+    A registration waits, under the municipality's lock, for the seal's time-stamp
+    from ``/tsa``, which this same worker may have to answer on the shared pool;
+    if registrations could fill that pool, they would wait for each other forever.
+    They queue on the database lock anyway, so a few threads lose no throughput.
+    """
+    limiter = getattr(request.app.state, "registry_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.registry_limiter = CapacityLimiter(REGISTRATION_THREADS)
+    return limiter  # type: ignore[no-any-return]
+
+
+async def _in_registry_thread(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    return await anyio.to_thread.run_sync(partial(fn, *args),
+                                          limiter=_registration_threads(request))
+
+
 async def _submit(kind: str, municipality: str, request: Request, ctx: Context,
                   principal: Principal) -> Response:
     sub, uploads, _ = await _read_submission(ctx, request)
     key = request.headers.get("idempotency-key")
-    result = await run_in_threadpool(ctx.registry.submit, principal, municipality, kind, sub,
-                                     uploads, key)
+    result = await _in_registry_thread(request, ctx.registry.submit, principal, municipality,
+                                       kind, sub, uploads, key)
     body = entry_view(ctx, result.entry)
     headers = {"Location": f"/registry/{municipality}/entries/{result.entry.id}"}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
+    else:
+        # W3C Server-Timing: how long the registration took and how much of it was sealing.
+        headers["Server-Timing"] = (f"seal;dur={result.seal_seconds * 1000:.1f}, "
+                                    f"register;dur={result.total_seconds * 1000:.1f}")
     return Response(json.dumps(body), status_code=200 if result.replayed else 201,
                     media_type="application/json", headers=headers)
 
@@ -235,8 +265,8 @@ async def rectify(municipality: str, entry_id: str, request: Request, ctx: Ctx,
                   caller: Caller) -> dict[str, Any]:
     """A registrar's correction: a new entry referencing the original (``reason`` in JSON)."""
     sub, uploads, data = await _read_submission(ctx, request)
-    entry = await run_in_threadpool(ctx.registry.rectify, caller, municipality, entry_id, sub,
-                                    str(data.get("reason") or ""), uploads)
+    entry = await _in_registry_thread(request, ctx.registry.rectify, caller, municipality,
+                                      entry_id, sub, str(data.get("reason") or ""), uploads)
     return entry_view(ctx, entry)
 
 
@@ -249,7 +279,8 @@ async def annul(municipality: str, entry_id: str, request: Request, ctx: Ctx,
     except ValueError as exc:
         raise InvalidSubmission("the body is not valid JSON") from exc
     reason = str(data.get("reason") or "") if isinstance(data, dict) else ""
-    event = await run_in_threadpool(ctx.registry.annul, caller, municipality, entry_id, reason)
+    event = await _in_registry_thread(request, ctx.registry.annul, caller, municipality,
+                                      entry_id, reason)
     return {"event": event.kind, "at": instant(event.at), "reason": event.reason,
             "actor": event.actor, "leaf_index": event.leaf_index}
 

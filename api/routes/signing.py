@@ -12,12 +12,14 @@ nothing behind. Who may seal is decided by ``authorize_sealing`` alone.
 
 from __future__ import annotations
 
+import base64
 import tempfile
 from collections.abc import Iterator
 from typing import IO, Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -201,6 +203,46 @@ async def timestamp(ctx: CtxDep, form: Form) -> Response:
     reply = tsp.TimeStampResp({"status": tsp.PKIStatusInfo({"status": "granted"}),
                                "time_stamp_token": cms.ContentInfo.load(token)})
     return Response(reply.dump(), media_type=TSR)
+
+
+@router.post("/signing/three-phase/pre", summary="Three-phase signing: prepare a PDF")
+async def presign(ctx: CtxDep, form: Form) -> dict[str, object]:
+    """Returns the bytes the citizen's device must sign (base64) and a single-use token."""
+    cert = form.fields.get("certificate")
+    if not cert:
+        raise InvalidInput("the form field 'certificate' (PEM or base64 DER) is required",
+                           field="certificate")
+    pre = await run_in_threadpool(ctx.three_phase.presign_pdf, form.read(), _cert_bytes(cert),
+                                  form.get("level") or "B-B")
+    return {"token": pre.token, "data_to_sign": base64.b64encode(pre.data_to_sign).decode(),
+            "digest_algorithm": pre.digest_algorithm,
+            "signature_algorithm": pre.signature_algorithm, "expires_in": pre.expires_in}
+
+
+class PostSign(BaseModel):
+    token: str = Field(max_length=200)
+    certificate: str = Field(max_length=20_000, description="PEM or base64 DER")
+    signature: str = Field(max_length=4_000, description="base64 signature value")
+
+
+@router.post("/signing/three-phase/post", summary="Three-phase signing: complete a PDF")
+async def postsign(ctx: CtxDep, body: PostSign) -> Response:
+    try:
+        signature = base64.b64decode(body.signature, validate=True)
+    except ValueError:
+        raise InvalidInput("signature must be base64", field="signature") from None
+    pdf = await run_in_threadpool(ctx.three_phase.postsign_pdf, body.token,
+                                  _cert_bytes(body.certificate), signature)
+    return Response(pdf, media_type="application/pdf")
+
+
+def _cert_bytes(value: str) -> bytes:
+    if "-----BEGIN" in value:
+        return value.encode()
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        raise InvalidInput("certificate must be PEM or base64 DER", field="certificate") from None
 
 
 @router.post("/tsa", summary="RFC 3161 time-stamping authority",

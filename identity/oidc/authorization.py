@@ -31,9 +31,9 @@ def parse_authorization_request(params: Mapping[str, str],
     the person logs in and consents (JSON-able).
     """
     if "request" in params:
-        raise E.OAuthError("request objects are not supported")
+        raise E.RequestNotSupported("request objects are not supported")
     if "request_uri" in params:
-        raise E.OAuthError("request_uri is not supported")
+        raise E.RequestUriNotSupported("request_uri is not supported")
     response_type = params.get("response_type", "")
     if response_type != "code":
         raise E.UnsupportedResponseType("only response_type=code is supported")
@@ -70,7 +70,7 @@ def parse_authorization_request(params: Mapping[str, str],
     if challenge is not None:
         if (method or "plain") != "S256":
             raise E.InvalidRequest("only code_challenge_method=S256 is supported")
-        if not PKCE_VALUE.match(challenge):
+        if not PKCE_VALUE.fullmatch(challenge):
             raise E.InvalidRequest("code_challenge is malformed")
     elif method is not None:
         raise E.InvalidRequest("code_challenge_method without code_challenge")
@@ -84,6 +84,8 @@ def parse_authorization_request(params: Mapping[str, str],
     if isinstance(acr_claim, dict) and acr_claim.get("essential"):
         values = acr_claim.get("values") or (
             [acr_claim["value"]] if "value" in acr_claim else [])
+        if not isinstance(values, list):
+            raise E.InvalidRequest("claims: acr values must be a list")
         essential_acr = [str(v) for v in values] or list(claimlib.LOA_ACR.values())
     return {
         "client_id": client["client_id"],

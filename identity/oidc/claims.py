@@ -81,8 +81,12 @@ def granted_scopes(requested: Iterable[str], allowed: Iterable[str]) -> list[str
     return [s for s in dict.fromkeys(requested) if s in allowed_set and s in SUPPORTED_SCOPES]
 
 
-def person_claims(identity: Mapping[str, Any]) -> dict[str, Any]:
-    """Every scope-governed claim we know about a person (absent values are left out)."""
+def person_claims(identity: Mapping[str, Any], capacity: str | None = None) -> dict[str, Any]:
+    """Every scope-governed claim we know about a person (absent values are left out).
+
+    ``representation`` names the entity the person acts for and in which capacity
+    (``representative`` of a company, ``employee`` of an administration).
+    """
     given = identity.get("given_name")
     family = identity.get("family_name")
     name = identity.get("name") or " ".join(p for p in (given, family) if p) or None
@@ -96,15 +100,17 @@ def person_claims(identity: Mapping[str, Any]) -> dict[str, Any]:
     if identity.get("entity_cif") or identity.get("entity_name"):
         out["representation"] = {
             k: v for k, v in (("cif", identity.get("entity_cif")),
-                              ("name", identity.get("entity_name"))) if v
+                              ("name", identity.get("entity_name")),
+                              ("capacity", capacity)) if v
         }
     return {k: v for k, v in out.items() if v}
 
 
-def released_claims(identity: Mapping[str, Any], scopes: Iterable[str]) -> dict[str, Any]:
+def released_claims(identity: Mapping[str, Any], scopes: Iterable[str],
+                    capacity: str | None = None) -> dict[str, Any]:
     """The claims the granted scopes allow; nothing outside them is ever released."""
     allowed = {c for s in scopes for c in SCOPE_CLAIMS.get(s, ())}
-    return {k: v for k, v in person_claims(identity).items() if k in allowed}
+    return {k: v for k, v in person_claims(identity, capacity).items() if k in allowed}
 
 
 def scopes_for_claims(names: Iterable[str]) -> list[str]:

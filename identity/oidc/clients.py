@@ -79,7 +79,7 @@ def register_client(
     if not name.strip():
         raise InvalidInput("a client needs a name", field="name")
     client_id = client_id or f"c-{secrets.token_urlsafe(12)}"
-    if not _CLIENT_ID.match(client_id):
+    if not _CLIENT_ID.fullmatch(client_id):
         raise InvalidInput("client_id: 3-100 characters of A-Z a-z 0-9 . _ ~ -",
                            field="client_id")
     uris = [check_redirect_uri(u) for u in redirect_uris]
@@ -148,7 +148,11 @@ def get_client(session: Session, client_id: str) -> OidcClient:
 
 
 def find_client(session: Session, client_id: str) -> OidcClient | None:
-    return session.get(OidcClient, client_id) if client_id else None
+    """The client, or None; a value that cannot be a client_id never reaches the database
+    (PostgreSQL refuses NUL characters outright)."""
+    if not client_id or not _CLIENT_ID.fullmatch(client_id):
+        return None
+    return session.get(OidcClient, client_id)
 
 
 def list_clients(session: Session, municipality_code: str | None = None) -> list[OidcClient]:

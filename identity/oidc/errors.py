@@ -106,3 +106,13 @@ class UnknownClient(OAuthError):
 
     code = "unknown_client"
     title = "Unknown client"
+
+
+class RequestNotSupported(OAuthError):
+    code = "request_not_supported"
+    title = "Request objects are not supported"
+
+
+class RequestUriNotSupported(OAuthError):
+    code = "request_uri_not_supported"
+    title = "request_uri is not supported"

@@ -483,7 +483,7 @@ class Provider:
         verifier = form.get("code_verifier")
         challenge = record["code_challenge"]
         if challenge is not None:
-            if not verifier or not PKCE_VALUE.match(verifier):
+            if not verifier or not PKCE_VALUE.fullmatch(verifier):
                 raise E.InvalidGrant("code_verifier is missing or malformed")
             computed = _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
             if not hmac.compare_digest(computed, challenge):
@@ -498,6 +498,7 @@ class Provider:
             "sub": self.subject_for(principal["subject"], client),
             "subject": principal["subject"],
             "identity": principal["identity"],
+            "capacity": principal["capacity"],
             "loa": principal["loa"],
             "amr": principal["amr"],
             "auth_time": principal["auth_time"],
@@ -576,7 +577,7 @@ class Provider:
             "acr": acr,
             "amr": list(grant["amr"]),
             "at_hash": left_hash(access_token, alg),
-            **claimlib.released_claims(grant["identity"], scopes),
+            **claimlib.released_claims(grant["identity"], scopes, grant.get("capacity")),
         }
         if nonce:
             id_claims["nonce"] = nonce
@@ -637,7 +638,8 @@ class Provider:
         if "openid" not in scopes:
             raise E.InsufficientScope("the access token lacks the openid scope")
         grant = claims["_grant"]
-        return {"sub": claims["sub"], **claimlib.released_claims(grant["identity"], scopes)}
+        return {"sub": claims["sub"],
+                **claimlib.released_claims(grant["identity"], scopes, grant.get("capacity"))}
 
     def introspect(self, creds: ClientCredentials) -> dict[str, Any]:
         """RFC 7662, for authenticated clients of the token's own municipality."""

@@ -18,6 +18,7 @@ import os
 import secrets
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from infra.errors import ElocalError
@@ -69,4 +70,9 @@ class Vault:
         return nonce + self._aead.encrypt(nonce, plaintext, associated)
 
     def open(self, sealed: bytes, associated: bytes) -> bytes:
-        return self._aead.decrypt(sealed[:12], sealed[12:], associated)
+        try:
+            return self._aead.decrypt(sealed[:12], sealed[12:], associated)
+        except InvalidTag:
+            raise VaultError(
+                f"a stored signing key does not decrypt with {self.folder}/signing-keys.kek "
+                "(was the data folder replaced or copied without it?)") from None

@@ -14,7 +14,6 @@ MALFORMED_PDF = "malformed_pdf"
 MALFORMED_XML = "malformed_xml"
 XML_DTD_FORBIDDEN = "xml_dtd_forbidden"
 NO_SIGNATURE = "no_signature"
-DETACHED_CONTENT_MISSING = "detached_content_missing"
 
 # PDF structure
 BYTE_RANGE_INVALID = "byte_range_invalid"
@@ -29,6 +28,7 @@ PAGES_ADDED = "pages_added"
 PAGES_REMOVED = "pages_removed"
 PAGE_CONTENT_CHANGED = "page_content_changed"
 PAGE_TEXT_CHANGED = "page_text_changed"
+TEXT_NOT_COMPARED = "rendered_text_not_compared"
 ANNOTATION_ADDED = "annotation_added"
 ANNOTATION_CHANGED = "annotation_changed"
 ANNOTATION_REMOVED = "annotation_removed"
@@ -51,7 +51,6 @@ LEGACY_SHA1 = "legacy_sha1"
 # XML signature structure (XSW defences)
 DUPLICATE_ID = "duplicate_id"
 SIGNED_DATA_NOT_FOUND = "signed_data_not_found"
-MANIFEST_ONLY = "manifest_only_coverage"
 MANIFEST_REFERENCE_FAILED = "manifest_reference_failed"
 SIGNED_PROPERTIES_MISSING = "signed_properties_missing"
 SIGNED_PROPERTIES_MISPLACED = "signed_properties_misplaced"
@@ -68,13 +67,12 @@ CERT_REVOKED = "certificate_revoked"
 CERT_EXPIRED = "certificate_expired"
 CERT_NOT_YET_VALID = "certificate_not_yet_valid"
 REVOCATION_UNKNOWN = "revocation_unknown"
-KEY_USAGE = "key_usage_not_allowed"
 
 # Time
 TIMESTAMP_INVALID = "timestamp_invalid"
 TIMESTAMP_UNTRUSTED = "timestamp_untrusted"
 TIMESTAMP_ORDER = "timestamp_order"
-NO_TIMESTAMP_POE = "no_timestamp"
+ARCHIVE_TIMESTAMP_NOT_EVALUATED = "archive_timestamp_not_evaluated"
 
 # Policy
 POLICY_UNKNOWN = "policy_unknown"

@@ -31,7 +31,7 @@ from pyhanko.sign.validation.generic_cms import get_signing_cert_attr
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 
-from signing.validation import codes
+from signing.validation import codes, rendering
 from signing.validation.limits import ValidationLimits
 from signing.validation.outcome import apply_trust, fail, indeterminate, subindication_from
 from signing.validation.pdfdiff import compare_revisions
@@ -528,6 +528,17 @@ async def _signature(
             sig.warn(code, detail)
         for code, detail in findings.errors:
             fail(sig, SubIndication.FORMAT_FAILURE, code, detail)
+        signed_end = int(emb.byte_range[2]) + int(emb.byte_range[3])
+        changed_pages = rendering.text_changes(data[:signed_end], data)
+        if changed_pages is None:
+            sig.warn(codes.TEXT_NOT_COMPARED, "the rendered text could not be compared")
+        elif changed_pages:
+            fail(
+                sig,
+                SubIndication.FORMAT_FAILURE,
+                codes.PAGE_TEXT_CHANGED,
+                f"rendered text changed after signing on page(s) {', '.join(changed_pages)}",
+            )
         if docmdp is not None and int(docmdp.value) == 1 and later:
             fail(
                 sig,

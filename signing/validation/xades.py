@@ -275,6 +275,18 @@ def _b64(text: str | None) -> bytes:
     return base64.b64decode("".join((text or "").split()), validate=True)
 
 
+def _encapsulated_certs(sig_el: Any) -> list[asn1_x509.Certificate]:
+    out = []
+    for enc in _xfind(sig_el, "EncapsulatedX509Certificate"):
+        try:
+            cert = asn1_x509.Certificate.load(_b64(enc.text))
+            cert.native  # noqa: B018 - a full parse, before anything relies on it
+        except Exception:  # noqa: S112 - an unreadable certificate cannot verify anything
+            continue
+        out.append(cert)
+    return out
+
+
 def _certs_in(el: Any) -> list[asn1_x509.Certificate]:
     out = []
     for c in el.iter(_ds("X509Certificate")):
@@ -336,19 +348,21 @@ async def _validate_one(
     key_certs = (
         _certs_in(sig_el.find(_ds("KeyInfo"))) if sig_el.find(_ds("KeyInfo")) is not None else []
     )
-    if not key_certs:
-        fail(
+    # A signer may ship its certificate only in CertificateValues; try those after KeyInfo.
+    candidates = key_certs + [c for c in _encapsulated_certs(sig_el) if c not in key_certs]
+    if not candidates:
+        indeterminate(
             sig,
-            SubIndication.FORMAT_FAILURE,
+            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
             codes.SIGNING_CERT_MISSING,
-            "no certificate in ds:KeyInfo",
+            "no certificate in ds:KeyInfo or CertificateValues",
         )
         return sig
     resolver = _detached_resolver(detached)
     verified_cert: asn1_x509.Certificate | None = None
     verifier: _ChosenSignatureVerifier | None = None
     last_error = "no certificate verifies the signature value"
-    for cert in key_certs:
+    for cert in candidates:
         pyca = pyca_x509.load_der_x509_certificate(cert.dump())
         verifier = _ChosenSignatureVerifier(index)
         config = SignatureConfiguration(
@@ -570,9 +584,12 @@ async def _validate_one(
         for ats in _xfind(unsigned, "ArchiveTimeStamp"):
             info = await _timestamp(ats, None, trust, extra_certs, ocsps, crls)
             info.kind = "archive"
+            info.detail = (
+                "token signature checked; what it covers is not evaluated (level stays B-LT)"
+            )
             sig.timestamps.append(info)
             sig.warn(
-                codes.TIMESTAMP_UNTRUSTED,
+                codes.ARCHIVE_TIMESTAMP_NOT_EVALUATED,
                 "archive timestamp: token verified, its coverage of the signature is not evaluated",
             )
     sig.best_signature_time = proven or trust.validation_time

@@ -12,9 +12,9 @@ from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, NameOID
 
 from api.context import Context
-from api.demo import DEMO_CODE, DEMO_MUNICIPALITIES, SECOND_CODE
+from api.demo import DEMO_CODE, DEMO_MUNICIPALITIES, SECOND_CODE, initialise_pki
 from api.settings import Settings
-from certs import oids, qcstatements
+from certs import oids, qcstatements, revocation
 from certs.devpki import PKCS12_PASSWORD, SealSubject, init_dev_pki
 from certs.store import Pki
 from infra import tenancy
@@ -245,9 +245,6 @@ def test_identifiers_in_subjects_have_valid_check_characters(pki: Pki, label: st
 
 
 def test_initialising_again_records_nothing_new_and_keeps_revocations(ctx: Context) -> None:
-    from api.demo import initialise_pki
-    from certs import revocation
-
     with ctx.transaction() as s:
         before = [(r.serial, r.status, r.revoked_at) for r in revocation.list_issued(s)]
     initialise_pki(ctx)

@@ -45,9 +45,11 @@ class Issued:
 
     @property
     def key_pem(self) -> bytes:
-        return self.key.private_bytes(serialization.Encoding.PEM,
-                                      serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption())
+        return self.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
 
 
 class TestPki:
@@ -60,72 +62,167 @@ class TestPki:
         self.dead = f"http://127.0.0.1:{free_port()}"
         root_key = ec.generate_private_key(ec.SECP256R1())
         root_name = name((NameOID.COUNTRY_NAME, "ES"), (NameOID.COMMON_NAME, f"{label} Root"))
-        self.root = Issued(self._build(root_name, root_name, root_key.public_key(), root_key, [
-            (x509.BasicConstraints(ca=True, path_length=1), True),
-            (x509.KeyUsage(False, False, False, False, False, True, True, False, False), True),
-        ], days_before=3650, days_after=3650), root_key)
+        self.root = Issued(
+            self._build(
+                root_name,
+                root_name,
+                root_key.public_key(),
+                root_key,
+                [
+                    (x509.BasicConstraints(ca=True, path_length=1), True),
+                    (
+                        x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                        True,
+                    ),
+                ],
+                days_before=3650,
+                days_after=3650,
+            ),
+            root_key,
+        )
         inter_key = ec.generate_private_key(ec.SECP256R1())
-        self.issuing = Issued(self._build(
-            name((NameOID.COUNTRY_NAME, "ES"), (NameOID.COMMON_NAME, f"{label} Issuing")),
-            root_name, inter_key.public_key(), root_key, [
-                (x509.BasicConstraints(ca=True, path_length=0), True),
-                (x509.KeyUsage(False, False, False, False, False, True, True, False, False), True),
-            ], days_before=3000, days_after=3000), inter_key)
+        self.issuing = Issued(
+            self._build(
+                name((NameOID.COUNTRY_NAME, "ES"), (NameOID.COMMON_NAME, f"{label} Issuing")),
+                root_name,
+                inter_key.public_key(),
+                root_key,
+                [
+                    (x509.BasicConstraints(ca=True, path_length=0), True),
+                    (
+                        x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                        True,
+                    ),
+                ],
+                days_before=3000,
+                days_after=3000,
+            ),
+            inter_key,
+        )
 
-    def _build(self, subject: x509.Name, issuer: x509.Name, public_key: object, signer: Key,
-               extensions: Iterable[tuple[x509.ExtensionType, bool]], *, days_before: int = 1,
-               days_after: int = 365) -> x509.Certificate:
-        b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-             .public_key(public_key)  # type: ignore[arg-type]
-             .serial_number(x509.random_serial_number())
-             .not_valid_before(self.now - timedelta(days=days_before))
-             .not_valid_after(self.now + timedelta(days=days_after)))
+    def _build(
+        self,
+        subject: x509.Name,
+        issuer: x509.Name,
+        public_key: object,
+        signer: Key,
+        extensions: Iterable[tuple[x509.ExtensionType, bool]],
+        *,
+        days_before: int = 1,
+        days_after: int = 365,
+    ) -> x509.Certificate:
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(public_key)  # type: ignore[arg-type]
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(self.now - timedelta(days=days_before))
+            .not_valid_after(self.now + timedelta(days=days_after))
+        )
         for ext, critical in extensions:
             b = b.add_extension(ext, critical)
         return b.sign(signer, hashes.SHA256())
 
     def revocation_pointers(self) -> list[tuple[x509.ExtensionType, bool]]:
         return [
-            (x509.AuthorityInformationAccess([x509.AccessDescription(
-                AuthorityInformationAccessOID.OCSP,
-                x509.UniformResourceIdentifier(f"{self.dead}/ocsp"))]), False),
-            (x509.CRLDistributionPoints([x509.DistributionPoint(
-                [x509.UniformResourceIdentifier(f"{self.dead}/issuing.crl")],
-                None, None, None)]), False),
+            (
+                x509.AuthorityInformationAccess(
+                    [
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.OCSP,
+                            x509.UniformResourceIdentifier(f"{self.dead}/ocsp"),
+                        )
+                    ]
+                ),
+                False,
+            ),
+            (
+                x509.CRLDistributionPoints(
+                    [
+                        x509.DistributionPoint(
+                            [x509.UniformResourceIdentifier(f"{self.dead}/issuing.crl")],
+                            None,
+                            None,
+                            None,
+                        )
+                    ]
+                ),
+                False,
+            ),
         ]
 
-    def leaf(self, subject: x509.Name, *, san: list[x509.GeneralName] | None = None,
-             digital_signature: bool = True, eku: list[x509.ObjectIdentifier] | None = None,
-             policies: list[str] | None = None, qc: qcstatements.QcStatements | None = None,
-             days_before: int = 1, days_after: int = 365, revocation: bool = True,
-             key: Key | None = None) -> Issued:
+    def leaf(
+        self,
+        subject: x509.Name,
+        *,
+        san: list[x509.GeneralName] | None = None,
+        digital_signature: bool = True,
+        eku: list[x509.ObjectIdentifier] | None = None,
+        policies: list[str] | None = None,
+        qc: qcstatements.QcStatements | None = None,
+        days_before: int = 1,
+        days_after: int = 365,
+        revocation: bool = True,
+        key: Key | None = None,
+    ) -> Issued:
         key = key or ec.generate_private_key(ec.SECP256R1())
-        exts: list[tuple[x509.ExtensionType, bool]] = [(x509.KeyUsage(
-            digital_signature, not digital_signature, not digital_signature, False, False,
-            False, False, False, False), True)]
+        exts: list[tuple[x509.ExtensionType, bool]] = [
+            (
+                x509.KeyUsage(
+                    digital_signature,
+                    not digital_signature,
+                    not digital_signature,
+                    False,
+                    False,
+                    False,
+                    False,
+                    False,
+                    False,
+                ),
+                True,
+            )
+        ]
         if san:
             exts.append((x509.SubjectAlternativeName(san), False))
         if eku:
             exts.append((x509.ExtendedKeyUsage(eku), False))
         if policies:
-            exts.append((x509.CertificatePolicies(
-                [x509.PolicyInformation(x509.ObjectIdentifier(p), None) for p in policies]),
-                False))
+            exts.append(
+                (
+                    x509.CertificatePolicies(
+                        [x509.PolicyInformation(x509.ObjectIdentifier(p), None) for p in policies]
+                    ),
+                    False,
+                )
+            )
         if qc is not None:
             exts.append((qcstatements.extension(qc), False))
         if revocation:
             exts.extend(self.revocation_pointers())
-        cert = self._build(subject, self.issuing.cert.subject, key.public_key(),
-                           self.issuing.key, exts, days_before=days_before,
-                           days_after=days_after)
+        cert = self._build(
+            subject,
+            self.issuing.cert.subject,
+            key.public_key(),
+            self.issuing.key,
+            exts,
+            days_before=days_before,
+            days_after=days_after,
+        )
         return Issued(cert, key)
 
     def citizen(self, nif: str = "12345678Z", **kw: object) -> Issued:
-        return self.leaf(name(
-            (NameOID.COUNTRY_NAME, "ES"), (NameOID.SERIAL_NUMBER, f"IDCES-{nif}"),
-            (NameOID.SURNAME, "PRUEBA PRUEBA"), (NameOID.GIVEN_NAME, "ANA"),
-            (NameOID.COMMON_NAME, f"PRUEBA PRUEBA ANA - {nif}")),
-            eku=[ExtendedKeyUsageOID.CLIENT_AUTH], **kw)  # type: ignore[arg-type]
+        return self.leaf(
+            name(
+                (NameOID.COUNTRY_NAME, "ES"),
+                (NameOID.SERIAL_NUMBER, f"IDCES-{nif}"),
+                (NameOID.SURNAME, "PRUEBA PRUEBA"),
+                (NameOID.GIVEN_NAME, "ANA"),
+                (NameOID.COMMON_NAME, f"PRUEBA PRUEBA ANA - {nif}"),
+            ),
+            eku=[ExtendedKeyUsageOID.CLIENT_AUTH],
+            **kw,
+        )  # type: ignore[arg-type]
 
     def write(self, directory: Path) -> Path:
         """A trust-store folder: the root (anchor) and the issuing CA (to complete paths)."""
@@ -146,8 +243,9 @@ def test_municipality(ctx: Context, test_pki: TestPki, tmp_path: Path) -> str:
     root = test_pki.write(tmp_path / "trust")
     code = "L01289974"
     with ctx.transaction() as s:
-        tenancy.add_municipality(s, code, "Ayuntamiento de Pruebas", cif="P2899700E",
-                                 trust_store=[str(root)])
+        tenancy.add_municipality(
+            s, code, "Ayuntamiento de Pruebas", cif="P2899700E", trust_store=[str(root)]
+        )
     return code
 
 
@@ -168,9 +266,17 @@ def sign(key: Key, message: bytes) -> bytes:
     return key.sign(message, ec.ECDSA(hashes.SHA256()))
 
 
-def challenge_login(client: Any, municipality: str, cert_pem: bytes, key: Key, *,
-                    chain: Iterable[bytes] = (), nonce: str | None = None,
-                    next_url: str | None = None, **extra: Any) -> Any:
+def challenge_login(
+    client: Any,
+    municipality: str,
+    cert_pem: bytes,
+    key: Key,
+    *,
+    chain: Iterable[bytes] = (),
+    nonce: str | None = None,
+    next_url: str | None = None,
+    **extra: Any,
+) -> Any:
     """Run the challenge–response login over ``client`` (TestClient or httpx.Client)."""
     if nonce is None:
         ch = client.post("/login/challenge")
@@ -180,9 +286,11 @@ def challenge_login(client: Any, municipality: str, cert_pem: bytes, key: Key, *
     else:
         message = signed_message(nonce)
     body: dict[str, Any] = {
-        "municipality": municipality, "nonce": nonce,
+        "municipality": municipality,
+        "nonce": nonce,
         "signature": base64.b64encode(sign(key, message)).decode(),
-        "certificate": cert_pem.decode(), "chain": [c.decode() for c in chain],
+        "certificate": cert_pem.decode(),
+        "chain": [c.decode() for c in chain],
     }
     if next_url is not None:
         body["next"] = next_url
@@ -245,8 +353,9 @@ def servers(session_ctx: Context, live_server: Any) -> Iterator[Servers]:
 
 
 @pytest.fixture(scope="session")
-def person_pems(session_ctx: Context, tmp_path_factory: pytest.TempPathFactory
-                ) -> dict[str, tuple[Path, Path]]:
+def person_pems(
+    session_ctx: Context, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Path, Path]]:
     """(certificate, key) PEM files converted from each demo PKCS#12 file (password demo)."""
     from cryptography.hazmat.primitives.serialization import pkcs12
 
@@ -258,9 +367,13 @@ def person_pems(session_ctx: Context, tmp_path_factory: pytest.TempPathFactory
         assert key is not None and cert is not None
         c, k = out_dir / f"{p12.stem}.pem", out_dir / f"{p12.stem}.key.pem"
         c.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        k.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                        serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()))
+        k.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
         out[p12.stem] = (c, k)
     return out
 
@@ -277,5 +390,15 @@ def tls_client(ctx: Context, cert: tuple[Path, Path] | None = None, **kw: Any) -
     return httpx.Client(verify=context, timeout=30, **kw)
 
 
-__all__ = ["Issued", "Servers", "TestPki", "challenge_login", "name", "oids",
-           "set_policy_allow_list", "set_soft_fail", "sign", "tls_client"]
+__all__ = [
+    "Issued",
+    "Servers",
+    "TestPki",
+    "challenge_login",
+    "name",
+    "oids",
+    "set_policy_allow_list",
+    "set_soft_fail",
+    "sign",
+    "tls_client",
+]

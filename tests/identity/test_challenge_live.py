@@ -11,8 +11,9 @@ from api.context import Context
 from tests.identity.conftest import TestPki, challenge_login
 
 
-def demo_login(live: Any, ctx: Context, municipality: str, folder: str, name: str,
-               **kw: Any) -> Any:
+def demo_login(
+    live: Any, ctx: Context, municipality: str, folder: str, name: str, **kw: Any
+) -> Any:
     base = ctx.settings.pki_dir / folder
     key = load_pem_private_key((base / f"{name}.key.pem").read_bytes(), None)
     with live.client() as c:
@@ -34,8 +35,9 @@ def test_unknown_ca(live: Any, demo_code: str) -> None:
     assert r.status_code == 401 and r.json()["code"] == "untrusted"
 
 
-def test_citizen_gets_a_browser_cookie_over_plain_http(live: Any, ctx: Context,
-                                                       demo_code: str) -> None:
+def test_citizen_gets_a_browser_cookie_over_plain_http(
+    live: Any, ctx: Context, demo_code: str
+) -> None:
     r, me = demo_login(live, ctx, demo_code, "people", "citizen", next_url="/me")
     assert r.status_code == 303 and r.headers["location"] == "/me"
     assert me is not None and me.json()["subject"] == "99999999R"

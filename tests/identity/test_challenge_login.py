@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from api.context import Context
 from identity.challenge import issue_challenge
+from infra import tenancy
 from tests.identity.conftest import (
     TestPki,
     challenge_login,
@@ -39,7 +40,8 @@ def code_of(r: Any) -> str:
 
 
 def test_unreachable_revocation_is_refused_unless_soft_fail(
-        client: TestClient, ctx: Context, test_pki: TestPki, test_municipality: str) -> None:
+    client: TestClient, ctx: Context, test_pki: TestPki, test_municipality: str
+) -> None:
     leaf = test_pki.citizen()
     r = challenge_login(client, test_municipality, leaf.pem, leaf.key)
     assert r.status_code == 401 and code_of(r) == "revocation_unavailable"
@@ -59,14 +61,19 @@ def test_session_cookie_me_and_logout(client: TestClient, test_pki: TestPki, sof
     assert me.status_code == 200
     body = me.json()
     assert (body["subject"], body["capacity"], body["loa"], body["municipality"]) == (
-        "12345678Z", "citizen", "low", soft)
+        "12345678Z",
+        "citizen",
+        "low",
+        soft,
+    )
     assert body["acr"] == "http://eidas.europa.eu/LoA/low"
     assert client.post("/logout").status_code == 204
     assert client.get("/me").status_code == 401
 
 
-def test_logout_ends_every_session_of_that_person(ctx: Context, app: object, test_pki: TestPki,
-                                                  soft: str) -> None:
+def test_logout_ends_every_session_of_that_person(
+    ctx: Context, app: object, test_pki: TestPki, soft: str
+) -> None:
     leaf = test_pki.citizen()
     with TestClient(app) as laptop, TestClient(app) as phone:  # type: ignore[arg-type]
         assert challenge_login(laptop, soft, leaf.pem, leaf.key).status_code == 200
@@ -96,8 +103,9 @@ def test_replayed_nonce_is_refused(client: TestClient, test_pki: TestPki, soft: 
     assert r.status_code == 401 and code_of(r) == "invalid_challenge"
 
 
-def test_nonce_is_used_up_by_a_failed_attempt(client: TestClient, test_pki: TestPki,
-                                             soft: str) -> None:
+def test_nonce_is_used_up_by_a_failed_attempt(
+    client: TestClient, test_pki: TestPki, soft: str
+) -> None:
     leaf = test_pki.citizen()
     nonce = client.post("/login/challenge").json()["nonce"]
     wrong = ec.generate_private_key(ec.SECP256R1())
@@ -106,8 +114,9 @@ def test_nonce_is_used_up_by_a_failed_attempt(client: TestClient, test_pki: Test
     assert code_of(r) == "invalid_challenge"
 
 
-def test_expired_nonce_is_refused(client: TestClient, ctx: Context, test_pki: TestPki,
-                                  soft: str) -> None:
+def test_expired_nonce_is_refused(
+    client: TestClient, ctx: Context, test_pki: TestPki, soft: str
+) -> None:
     leaf = test_pki.citizen()
     nonce = issue_challenge(ctx.state, ttl=1).nonce
     time.sleep(1.1)
@@ -121,16 +130,16 @@ def test_unknown_nonce_is_refused(client: TestClient, test_pki: TestPki, soft: s
     assert r.status_code == 401 and code_of(r) == "invalid_challenge"
 
 
-def test_signature_by_another_key_is_refused(client: TestClient, test_pki: TestPki,
-                                             soft: str) -> None:
+def test_signature_by_another_key_is_refused(
+    client: TestClient, test_pki: TestPki, soft: str
+) -> None:
     leaf = test_pki.citizen()
     r = challenge_login(client, soft, leaf.pem, ec.generate_private_key(ec.SECP256R1()))
     assert r.status_code == 401 and code_of(r) == "bad_signature"
     assert client.get("/me").status_code == 401
 
 
-def test_rsa_key_and_raw_ecdsa_signatures(client: TestClient, test_pki: TestPki,
-                                          soft: str) -> None:
+def test_rsa_key_and_raw_ecdsa_signatures(client: TestClient, test_pki: TestPki, soft: str) -> None:
     rsa_leaf = test_pki.citizen(key=rsa.generate_private_key(65537, 2048))
     assert challenge_login(client, soft, rsa_leaf.pem, rsa_leaf.key).status_code == 200
     weak = test_pki.citizen(key=rsa.generate_private_key(65537, 1024))  # noqa: S505 - on purpose
@@ -142,8 +151,7 @@ def test_rsa_key_and_raw_ecdsa_signatures(client: TestClient, test_pki: TestPki,
     assert r.status_code == 422 and code_of(r) == "unsupported_algorithm"
 
 
-def test_untrusted_expired_not_yet_valid(client: TestClient, test_pki: TestPki,
-                                         soft: str) -> None:
+def test_untrusted_expired_not_yet_valid(client: TestClient, test_pki: TestPki, soft: str) -> None:
     cases = [
         (TestPki("Unknown").citizen(), "untrusted"),
         (test_pki.citizen(days_before=400, days_after=-1), "expired"),
@@ -165,15 +173,15 @@ def test_key_usage_and_eku(client: TestClient, test_pki: TestPki, soft: str) -> 
     no_ds = test_pki.citizen(digital_signature=False)
     r = challenge_login(client, soft, no_ds.pem, no_ds.key)
     assert code_of(r) == "wrong_usage"
-    server_only = test_pki.leaf(name((NameOID.SERIAL_NUMBER, "IDCES-12345678Z")),
-                                eku=[ExtendedKeyUsageOID.SERVER_AUTH])
+    server_only = test_pki.leaf(
+        name((NameOID.SERIAL_NUMBER, "IDCES-12345678Z")), eku=[ExtendedKeyUsageOID.SERVER_AUTH]
+    )
     assert code_of(challenge_login(client, soft, server_only.pem, server_only.key)) == "wrong_usage"
     no_eku = test_pki.leaf(name((NameOID.SERIAL_NUMBER, "12345678Z")))
     assert challenge_login(client, soft, no_eku.pem, no_eku.key).status_code == 200
 
 
-def test_policy_allow_list(client: TestClient, ctx: Context, test_pki: TestPki,
-                           soft: str) -> None:
+def test_policy_allow_list(client: TestClient, ctx: Context, test_pki: TestPki, soft: str) -> None:
     set_policy_allow_list(ctx, soft, ["1.3.6.1.4.1.5734.3.10.1"])
     plain = test_pki.citizen()
     assert code_of(challenge_login(client, soft, plain.pem, plain.key)) == "policy_not_allowed"
@@ -182,14 +190,16 @@ def test_policy_allow_list(client: TestClient, ctx: Context, test_pki: TestPki,
 
 
 def test_unknown_identity_format(client: TestClient, test_pki: TestPki, soft: str) -> None:
-    leaf = test_pki.leaf(name((NameOID.COMMON_NAME, "nobody")),
-                         eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    leaf = test_pki.leaf(
+        name((NameOID.COMMON_NAME, "nobody")), eku=[ExtendedKeyUsageOID.CLIENT_AUTH]
+    )
     r = challenge_login(client, soft, leaf.pem, leaf.key)
     assert r.status_code == 401 and code_of(r) == "unknown_identity_format"
 
 
-def test_base64_der_certificate_and_unknown_municipality(client: TestClient, test_pki: TestPki,
-                                                        soft: str) -> None:
+def test_base64_der_certificate_and_unknown_municipality(
+    client: TestClient, test_pki: TestPki, soft: str
+) -> None:
     leaf = test_pki.citizen()
     der = base64.b64encode(leaf.cert.public_bytes(Encoding.DER))
     assert challenge_login(client, soft, der, leaf.key).status_code == 200
@@ -197,8 +207,9 @@ def test_base64_der_certificate_and_unknown_municipality(client: TestClient, tes
     assert r.status_code == 404
 
 
-def test_failed_logins_are_throttled_per_address(client: TestClient, test_pki: TestPki,
-                                                 soft: str) -> None:
+def test_failed_logins_are_throttled_per_address(
+    client: TestClient, test_pki: TestPki, soft: str
+) -> None:
     leaf = test_pki.citizen()
     wrong = ec.generate_private_key(ec.SECP256R1())
     for _ in range(10):
@@ -216,3 +227,14 @@ def test_challenges_are_rate_limited_per_address(client: TestClient) -> None:
     r = client.post("/login/challenge")
     assert r.status_code == 429 and code_of(r) == "too_many_challenges"
     assert 0 < int(r.headers["retry-after"]) <= 60
+
+
+@pytest.mark.parametrize("store", [[], ["/nonexistent/trust.pem"]])
+def test_empty_or_broken_trust_store_trusts_nothing(
+    client: TestClient, ctx: Context, test_pki: TestPki, soft: str, store: list[str]
+) -> None:
+    with ctx.transaction() as s:
+        tenancy.get_municipality(s, soft).trust_store = store
+    leaf = test_pki.citizen()
+    r = challenge_login(client, soft, leaf.pem, leaf.key)
+    assert r.status_code == 401 and code_of(r) == "untrusted"

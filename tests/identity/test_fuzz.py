@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from api.context import Context
 from tests.identity.conftest import TestPki, set_soft_fail, sign
 
-FUZZ = settings(max_examples=80, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.fixture
@@ -54,93 +55,151 @@ def _assert_clean_4xx(r: Any) -> None:
 
 
 @FUZZ
-@given(positions=st.lists(st.integers(0, 10_000), min_size=1, max_size=6),
-       values=st.lists(st.integers(0, 255), min_size=1, max_size=6))
-def test_mutated_certificate_in_challenge_response(fuzz_client: TestClient, ctx: Context,
-                                                   test_pki: TestPki, test_municipality: str,
-                                                   positions: list[int], values: list[int]) -> None:
+@given(
+    positions=st.lists(st.integers(0, 10_000), min_size=1, max_size=6),
+    values=st.lists(st.integers(0, 255), min_size=1, max_size=6),
+)
+def test_mutated_certificate_in_challenge_response(
+    fuzz_client: TestClient,
+    ctx: Context,
+    test_pki: TestPki,
+    test_municipality: str,
+    positions: list[int],
+    values: list[int],
+) -> None:
     set_soft_fail(ctx, test_municipality)
     leaf = test_pki.citizen()
     der = _mutate(leaf.cert.public_bytes(Encoding.DER), positions, values)
     nonce = fuzz_client.post("/login/challenge").json()
-    r = fuzz_client.post("/login/challenge/response", json={
-        "municipality": test_municipality, "nonce": nonce["nonce"],
-        "signature": base64.b64encode(sign(leaf.key, nonce["message"].encode())).decode(),
-        "certificate": base64.b64encode(der).decode(),
-    })
+    r = fuzz_client.post(
+        "/login/challenge/response",
+        json={
+            "municipality": test_municipality,
+            "nonce": nonce["nonce"],
+            "signature": base64.b64encode(sign(leaf.key, nonce["message"].encode())).decode(),
+            "certificate": base64.b64encode(der).decode(),
+        },
+    )
     if r.status_code != 200:  # a mutation in an unsigned spot may still verify
         _assert_clean_4xx(r)
 
 
 @FUZZ
-@given(certificate=st.text(max_size=300), signature=st.text(max_size=200),
-       nonce=st.text(max_size=140), algorithm=st.one_of(st.none(), st.text(max_size=16)),
-       chain=st.lists(st.text(max_size=100), max_size=3))
-def test_arbitrary_challenge_response_fields(fuzz_client: TestClient, demo_code: str,
-                                             certificate: str, signature: str, nonce: str,
-                                             algorithm: str | None, chain: list[str]) -> None:
-    r = fuzz_client.post("/login/challenge/response", json={
-        "municipality": demo_code, "nonce": nonce, "signature": signature,
-        "certificate": certificate, "chain": chain, "algorithm": algorithm,
-    })
+@given(
+    certificate=st.text(max_size=300),
+    signature=st.text(max_size=200),
+    nonce=st.text(max_size=140),
+    algorithm=st.one_of(st.none(), st.text(max_size=16)),
+    chain=st.lists(st.text(max_size=100), max_size=3),
+)
+def test_arbitrary_challenge_response_fields(
+    fuzz_client: TestClient,
+    demo_code: str,
+    certificate: str,
+    signature: str,
+    nonce: str,
+    algorithm: str | None,
+    chain: list[str],
+) -> None:
+    r = fuzz_client.post(
+        "/login/challenge/response",
+        json={
+            "municipality": demo_code,
+            "nonce": nonce,
+            "signature": signature,
+            "certificate": certificate,
+            "chain": chain,
+            "algorithm": algorithm,
+        },
+    )
     _assert_clean_4xx(r)
 
 
 @FUZZ
 @given(signature=st.binary(max_size=600))
-def test_arbitrary_signature_bytes(fuzz_client: TestClient, test_pki: TestPki,
-                                   test_municipality: str, signature: bytes) -> None:
+def test_arbitrary_signature_bytes(
+    fuzz_client: TestClient, test_pki: TestPki, test_municipality: str, signature: bytes
+) -> None:
     leaf = test_pki.citizen()
     nonce = fuzz_client.post("/login/challenge").json()["nonce"]
-    r = fuzz_client.post("/login/challenge/response", json={
-        "municipality": test_municipality, "nonce": nonce,
-        "signature": base64.b64encode(signature).decode(), "certificate": leaf.pem.decode(),
-    })
+    r = fuzz_client.post(
+        "/login/challenge/response",
+        json={
+            "municipality": test_municipality,
+            "nonce": nonce,
+            "signature": base64.b64encode(signature).decode(),
+            "certificate": leaf.pem.decode(),
+        },
+    )
     _assert_clean_4xx(r)
 
 
 @FUZZ
-@given(header=st.one_of(
-    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=400),
-    st.binary(max_size=300).map(lambda b: quote(b"-----BEGIN CERTIFICATE-----\n"
-                                                + base64.encodebytes(b)
-                                                + b"-----END CERTIFICATE-----\n", safe="")),
-))
-def test_arbitrary_proxy_header_from_trusted_proxy(proxy_client: TestClient, demo_code: str,
-                                                   header: str) -> None:
-    r = proxy_client.get(f"/login/certificate?municipality={demo_code}",
-                         headers={"X-SSL-Client-Cert": header})
+@given(
+    header=st.one_of(
+        st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=400),
+        st.binary(max_size=300).map(
+            lambda b: quote(
+                b"-----BEGIN CERTIFICATE-----\n"
+                + base64.encodebytes(b)
+                + b"-----END CERTIFICATE-----\n",
+                safe="",
+            )
+        ),
+    )
+)
+def test_arbitrary_proxy_header_from_trusted_proxy(
+    proxy_client: TestClient, demo_code: str, header: str
+) -> None:
+    r = proxy_client.get(
+        f"/login/certificate?municipality={demo_code}", headers={"X-SSL-Client-Cert": header}
+    )
     _assert_clean_4xx(r)
 
 
 @FUZZ
-@given(positions=st.lists(st.integers(0, 10_000), min_size=1, max_size=4),
-       values=st.lists(st.integers(0, 255), min_size=1, max_size=4))
-def test_mutated_certificate_in_proxy_header(proxy_client: TestClient, ctx: Context,
-                                             test_pki: TestPki, test_municipality: str,
-                                             positions: list[int], values: list[int]) -> None:
+@given(
+    positions=st.lists(st.integers(0, 10_000), min_size=1, max_size=4),
+    values=st.lists(st.integers(0, 255), min_size=1, max_size=4),
+)
+def test_mutated_certificate_in_proxy_header(
+    proxy_client: TestClient,
+    ctx: Context,
+    test_pki: TestPki,
+    test_municipality: str,
+    positions: list[int],
+    values: list[int],
+) -> None:
     set_soft_fail(ctx, test_municipality)
     der = _mutate(test_pki.citizen().cert.public_bytes(Encoding.DER), positions, values)
-    pem = (b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der)
-           + b"-----END CERTIFICATE-----\n")
-    r = proxy_client.get(f"/login/certificate?municipality={test_municipality}",
-                         headers={"X-SSL-Client-Cert": quote(pem, safe="")})
+    pem = (
+        b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\n"
+    )
+    r = proxy_client.get(
+        f"/login/certificate?municipality={test_municipality}",
+        headers={"X-SSL-Client-Cert": quote(pem, safe="")},
+    )
     if r.status_code != 200:
         _assert_clean_4xx(r)
 
 
-def test_unknown_public_key_algorithm(fuzz_client: TestClient, test_pki: TestPki,
-                                      test_municipality: str) -> None:
+def test_unknown_public_key_algorithm(
+    fuzz_client: TestClient, test_pki: TestPki, test_municipality: str
+) -> None:
     leaf = test_pki.citizen()
     ec_public_key = bytes.fromhex("06072a8648ce3d0201")
     der = leaf.cert.public_bytes(Encoding.DER)
     assert ec_public_key in der
     der = der.replace(ec_public_key, bytes.fromhex("06072a8648ce3d0209"))
     nonce = fuzz_client.post("/login/challenge").json()
-    r = fuzz_client.post("/login/challenge/response", json={
-        "municipality": test_municipality, "nonce": nonce["nonce"],
-        "signature": base64.b64encode(sign(leaf.key, nonce["message"].encode())).decode(),
-        "certificate": base64.b64encode(der).decode(),
-    })
+    r = fuzz_client.post(
+        "/login/challenge/response",
+        json={
+            "municipality": test_municipality,
+            "nonce": nonce["nonce"],
+            "signature": base64.b64encode(sign(leaf.key, nonce["message"].encode())).decode(),
+            "certificate": base64.b64encode(der).decode(),
+        },
+    )
     _assert_clean_4xx(r)
     assert r.json()["code"] == "bad_signature"

@@ -18,15 +18,27 @@ from certs.identifiers import (
 LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
 
 
-@pytest.mark.parametrize("nif", ["12345678Z", "99999999R", "00000000T", "X1234567L",
-                                 "Y1234567X", "Z1234567R", "K1234567L", " 12345678-z "])
+@pytest.mark.parametrize(
+    "nif",
+    [
+        "12345678Z",
+        "99999999R",
+        "00000000T",
+        "X1234567L",
+        "Y1234567X",
+        "Z1234567R",
+        "K1234567L",
+        " 12345678-z ",
+    ],
+)
 def test_valid_nifs_and_nies_are_normalised(nif: str) -> None:
     out = check_nif(nif)
     assert out == out.strip().upper() and "-" not in out and len(out) == 9
 
 
-@pytest.mark.parametrize("nif", ["12345678A", "X1234567A", "1234567Z", "123456789Z", "ABCDEFGHZ",
-                                 "", "W1234567L"])
+@pytest.mark.parametrize(
+    "nif", ["12345678A", "X1234567A", "1234567Z", "123456789Z", "ABCDEFGHZ", "", "W1234567L"]
+)
 def test_wrong_check_letters_and_shapes_are_refused(nif: str) -> None:
     with pytest.raises(InvalidIdentifier):
         check_nif(nif)
@@ -40,14 +52,16 @@ def test_dni_rule_holds_for_every_number(n: int) -> None:
     assert not is_valid_nif(f"{n:08d}{wrong}")
 
 
-@pytest.mark.parametrize("cif", ["B12345674", "P2899900A", "P2899800C", "A58818501", "Q2826000H",
-                                 "S2833002E"])
+@pytest.mark.parametrize(
+    "cif", ["B12345674", "P2899900A", "P2899800C", "A58818501", "Q2826000H", "S2833002E"]
+)
 def test_valid_cifs(cif: str) -> None:
     assert check_cif(cif) == cif
 
 
-@pytest.mark.parametrize("cif", ["B12345675", "P28999001", "A5881850A", "I12345674", "B1234567",
-                                 "12345678Z"])
+@pytest.mark.parametrize(
+    "cif", ["B12345675", "P28999001", "A5881850A", "I12345674", "B1234567", "12345678Z"]
+)
 def test_invalid_cifs(cif: str) -> None:
     assert not is_valid_cif(cif)
 

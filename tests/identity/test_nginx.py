@@ -60,19 +60,21 @@ http {{
 
 
 @pytest.fixture(scope="module")
-def nginx(servers: Servers, session_ctx: Context,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def nginx(
+    servers: Servers, session_ctx: Context, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     binary = require_tool("nginx")
     work = tmp_path_factory.mktemp("nginx")
     port = free_port()
     pki = session_ctx.settings.pki_dir.resolve()
-    (work / "fullchain.pem").write_bytes((pki / "tls" / "server.pem").read_bytes()
-                                         + (pki / "issuing.pem").read_bytes())
+    (work / "fullchain.pem").write_bytes(
+        (pki / "tls" / "server.pem").read_bytes() + (pki / "issuing.pem").read_bytes()
+    )
     conf = work / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=work, port=port, upstream=servers.http_port,
-                                      pki=pki))
-    proc = subprocess.Popen([binary, "-p", str(work), "-c", str(conf)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    conf.write_text(NGINX_CONF.format(dir=work, port=port, upstream=servers.http_port, pki=pki))
+    proc = subprocess.Popen(
+        [binary, "-p", str(work), "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     url = f"https://127.0.0.1:{port}"
     deadline = time.monotonic() + 10
     while True:
@@ -91,15 +93,25 @@ def nginx(servers: Servers, session_ctx: Context,
     proc.wait(timeout=10)
 
 
-@pytest.mark.parametrize(("who", "subject", "capacity", "loa"), [
-    ("citizen", "99999999R", "citizen", "substantial"),
-    ("dnie", "12345678Z", "citizen", "high"),
-    ("representative", "X1234567L", "representative", "substantial"),
-    ("employee", "11111111H", "employee", "substantial"),
-])
-def test_login_through_nginx(ctx: Context, nginx: str, person_pems: dict[str, tuple[Path, Path]],
-                             demo_code: str, who: str, subject: str, capacity: str,
-                             loa: str) -> None:
+@pytest.mark.parametrize(
+    ("who", "subject", "capacity", "loa"),
+    [
+        ("citizen", "99999999R", "citizen", "substantial"),
+        ("dnie", "12345678Z", "citizen", "high"),
+        ("representative", "X1234567L", "representative", "substantial"),
+        ("employee", "11111111H", "employee", "substantial"),
+    ],
+)
+def test_login_through_nginx(
+    ctx: Context,
+    nginx: str,
+    person_pems: dict[str, tuple[Path, Path]],
+    demo_code: str,
+    who: str,
+    subject: str,
+    capacity: str,
+    loa: str,
+) -> None:
     with tls_client(ctx, person_pems[who], base_url=nginx) as c:
         r = c.get("/login/certificate", params={"municipality": demo_code})
         assert r.status_code == 200, r.text
@@ -108,16 +120,22 @@ def test_login_through_nginx(ctx: Context, nginx: str, person_pems: dict[str, tu
 
 
 @pytest.mark.parametrize(("who", "code"), [("revoked", "revoked"), ("expired", "expired")])
-def test_refusals_through_nginx(ctx: Context, nginx: str,
-                                person_pems: dict[str, tuple[Path, Path]], demo_code: str,
-                                who: str, code: str) -> None:
+def test_refusals_through_nginx(
+    ctx: Context,
+    nginx: str,
+    person_pems: dict[str, tuple[Path, Path]],
+    demo_code: str,
+    who: str,
+    code: str,
+) -> None:
     with tls_client(ctx, person_pems[who], base_url=nginx) as c:
         r = c.get("/login/certificate", params={"municipality": demo_code})
     assert r.status_code == 401 and r.json()["code"] == code
 
 
-def test_unknown_ca_through_nginx_is_untrusted(ctx: Context, nginx: str, tmp_path: Path,
-                                               demo_code: str) -> None:
+def test_unknown_ca_through_nginx_is_untrusted(
+    ctx: Context, nginx: str, tmp_path: Path, demo_code: str
+) -> None:
     stranger = TestPki("Stranger").citizen()
     cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
     cert.write_bytes(stranger.pem)
@@ -127,15 +145,18 @@ def test_unknown_ca_through_nginx_is_untrusted(ctx: Context, nginx: str, tmp_pat
     assert r.status_code == 401 and r.json()["code"] == "untrusted"
 
 
-def test_header_from_an_untrusted_address_is_ignored(servers: Servers, nginx: str,
-                                                     person_pems: dict[str, tuple[Path, Path]],
-                                                     demo_code: str) -> None:
+def test_header_from_an_untrusted_address_is_ignored(
+    servers: Servers, nginx: str, person_pems: dict[str, tuple[Path, Path]], demo_code: str
+) -> None:
     from urllib.parse import quote
 
     escaped = quote(person_pems["citizen"][0].read_text(), safe="")
     with httpx.Client(base_url=servers.http_url, timeout=30) as c:  # from 127.0.0.1
-        r = c.get("/login/certificate", params={"municipality": demo_code},
-                  headers={"X-SSL-Client-Cert": escaped, "X-Forwarded-For": "127.0.0.2"})
+        r = c.get(
+            "/login/certificate",
+            params={"municipality": demo_code},
+            headers={"X-SSL-Client-Cert": escaped, "X-Forwarded-For": "127.0.0.2"},
+        )
     assert r.status_code == 401 and r.json()["code"] == "no_client_certificate"
     assert "elocal_session" not in r.headers.get("set-cookie", "")
 

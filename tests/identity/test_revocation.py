@@ -24,8 +24,9 @@ def _offline(*_: Any, **__: Any) -> NoReturn:
     raise requests.ConnectionError("network is down")
 
 
-def test_cached_ocsp_and_crl_answers_survive_an_outage(ctx: Context, live: Any,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cached_ocsp_and_crl_answers_survive_an_outage(
+    ctx: Context, live: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pki = ctx.settings.pki_dir
     leaf = parse_certificate((pki / "people" / "citizen.pem").read_bytes())
     policy = ValidationPolicy(anchors=load_trust_anchors([str(pki / "root.pem")]))
@@ -42,12 +43,14 @@ def test_cached_ocsp_and_crl_answers_survive_an_outage(ctx: Context, live: Any,
     assert asyncio.run(validate_certificate(leaf, policy, cache=cache)).leaf == leaf
     issuing = parse_certificate((pki / "issuing.pem").read_bytes())
     with pytest.raises(RevocationUnavailable):
-        asyncio.run(validate_certificate(leaf, policy, extra_certs=[issuing],
-                                         cache=MemoryStateStore()))
+        asyncio.run(
+            validate_certificate(leaf, policy, extra_certs=[issuing], cache=MemoryStateStore())
+        )
 
 
-def test_crl_is_the_fallback_when_ocsp_is_down(ctx: Context, live: Any,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crl_is_the_fallback_when_ocsp_is_down(
+    ctx: Context, live: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pki = ctx.settings.pki_dir
     policy = ValidationPolicy(anchors=load_trust_anchors([str(pki / "root.pem")]))
     monkeypatch.setattr(requests, "post", _offline)  # OCSP requests are POSTs; CRLs are GETs

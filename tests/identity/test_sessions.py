@@ -25,8 +25,16 @@ class Clock:
 
 
 def principal(subject: str = "12345678Z", muni: str = "L01289996") -> Principal:
-    return Principal(subject=subject, capacity="citizen", identity={"nif": subject}, loa="high",
-                     roles=(), municipality_code=muni, amr=("x509", "mtls"), auth_time=1)
+    return Principal(
+        subject=subject,
+        capacity="citizen",
+        identity={"nif": subject},
+        loa="high",
+        roles=(),
+        municipality_code=muni,
+        amr=("x509", "mtls"),
+        auth_time=1,
+    )
 
 
 def test_idle_timeout_and_refresh() -> None:
@@ -105,11 +113,19 @@ def test_client_address_honours_forwarded_for_only_from_trusted_proxies() -> Non
 def test_nginx_escaped_header_and_legacy_forms(test_pki: TestPki) -> None:
     leaf = test_pki.citizen()
     pem = leaf.pem.decode()
-    for value in (quote(pem, safe=""), pem.replace("\n", "\n\t").strip(),
-                  pem.replace("\n", " ").strip()):
+    for value in (
+        quote(pem, safe=""),
+        pem.replace("\n", "\n\t").strip(),
+        pem.replace("\n", " ").strip(),
+    ):
         assert certificate_from_header(value)[0] == leaf.cert
-    for bad in ("", "%", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
-                "notbase64!!", "A" * 40000):
+    for bad in (
+        "",
+        "%",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+        "notbase64!!",
+        "A" * 40000,
+    ):
         with pytest.raises(MalformedCertificate):
             certificate_from_header(bad)
 

@@ -44,7 +44,8 @@ def test_grant_list_revoke(cli: CliRunner) -> None:
     assert len(listed) == 1 and listed[0].startswith("11111111H\tregistrar\t")
     assert error_code(run(cli, "staff", "grant", code, "11111111A")) == "invalid_nif"
     assert error_code(run(cli, "staff", "grant", code, "11111111H", "--role", "mayor")) == (
-        "unknown_role")
+        "unknown_role"
+    )
     assert run(cli, "staff", "revoke", code, "11111111H").exit_code == 0
     assert run(cli, "staff", "list", code).output.strip() == ""
     assert error_code(run(cli, "staff", "revoke", code, "11111111H")) == "not_found"

@@ -48,10 +48,11 @@ class Rp:
 
 
 def make_principal(municipality: str, *, subject: str = "12345678Z", loa: str = "high",
-                   auth_time: int | None = None, **identity: Any) -> Principal:
+                   auth_time: int | None = None, capacity: str = "citizen",
+                   **identity: Any) -> Principal:
     ident = {"given_name": "María", "family_name": "García López", "nif": subject,
              "email": "maria@example.org", **identity}
-    return Principal(subject=subject, capacity="citizen", identity=ident, loa=loa, roles=(),
+    return Principal(subject=subject, capacity=capacity, identity=ident, loa=loa, roles=(),
                      municipality_code=municipality, amr=("x509", "pop"),
                      auth_time=auth_time if auth_time is not None else int(time.time()))
 

@@ -9,6 +9,7 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -107,7 +108,9 @@ def test_errors_after_the_client_is_known_redirect_to_the_registered_uri(
                                                 code_challenge_method="plain"))
     assert plain["error"] == "invalid_request"
     assert callback_params(logged_in.authorize(rp, request="eyJ.x.y"))["error"] == (
-        "invalid_request")
+        "request_not_supported")
+    assert callback_params(logged_in.authorize(rp, request_uri="https://x.example/r"))[
+        "error"] == "request_uri_not_supported"
 
 
 def test_a_missing_or_wrong_pkce_verifier_is_rejected(logged_in: Browser, rp: Rp) -> None:
@@ -313,3 +316,34 @@ def test_concurrent_redemptions_of_one_code_yield_one_grant_then_revoke_it(
         at = winners[0].json()["access_token"]
         assert browser.http.get("/oidc/userinfo",
                                 headers={"Authorization": f"Bearer {at}"}).status_code == 401
+
+
+NASTY = ["", " ", "\x00", "%", "null", "[]", "{}", '{"id_token": 5}',
+         '{"id_token": {"acr": {"essential": true, "values": 7}}}', "a" * 5000, "ñ€𝄞",
+         "Basic !!!", "Bearer", "eyJhbGciOiJub25lIn0.e30.", "a.b.c", "-1", "9" * 40]
+
+
+def test_garbage_never_causes_a_server_error(logged_in: Browser, rp: Rp) -> None:
+    http = logged_in.http
+    for value in NASTY:
+        for name in ("client_id", "redirect_uri", "scope", "claims", "max_age", "prompt",
+                     "code_challenge", "id_token_hint", "response_type"):
+            params = {"client_id": rp.client_id, "redirect_uri": rp.redirect_uri,
+                      "response_type": "code", "scope": "openid", name: value}
+            r = http.get("/oidc/authorize", params=params, follow_redirects=False)
+            assert r.status_code < 500, (name, value)
+        for path in ("/oidc/token", "/oidc/introspect", "/oidc/revoke"):
+            for form in ({"grant_type": value, "code": value},
+                         {"grant_type": "refresh_token", "refresh_token": value},
+                         {"token": value, "client_assertion": value,
+                          "client_assertion_type": value}):
+                header = value if value.isascii() and value.isprintable() else "Basic x"
+                r = http.post(path, data=form, headers={"Authorization": header})
+                assert r.status_code < 500, (path, form)
+        if value.isascii() and value.isprintable():
+            assert http.get("/oidc/userinfo",
+                            headers={"Authorization": f"Bearer {value}"}).status_code < 500
+        assert http.post("/oidc/userinfo", data={"access_token": value}).status_code < 500
+        assert http.get("/oidc/logout", params={"id_token_hint": value,
+                                                "client_id": value}).status_code < 500
+        assert http.get(f"/oidc/interaction/{quote(value[:100], safe='')}x").status_code < 500

@@ -126,3 +126,19 @@ def test_signing_keys_are_encrypted_at_rest(ctx: Context) -> None:
     assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
     for name in ("signing-keys.kek", "pairwise.salt"):
         assert stat.S_IMODE((secrets_dir / name).stat().st_mode) == 0o600
+
+
+def test_keys_sealed_under_one_data_folder_do_not_open_under_another(tmp_path: Path,
+                                                                     ctx: Context) -> None:
+    from identity.oidc import OidcSigningKey
+    from identity.oidc.vault import VaultError
+
+    with ctx.transaction() as s:
+        row = s.query(OidcSigningKey).first()
+        assert row is not None
+        sealed, kid = row.encrypted_private_jwk, row.kid
+    assert b'"kty"' in vault_for(ctx.settings.data_dir).open(sealed, kid.encode())
+    with pytest.raises(VaultError):
+        vault_for(tmp_path).open(sealed, kid.encode())
+    with pytest.raises(VaultError):   # bound to its key id, too
+        vault_for(ctx.settings.data_dir).open(sealed, b"another-kid")

@@ -97,7 +97,8 @@ def test_scopes_limit_the_released_claims(browser: Browser, rp: Rp, demo_code: s
 
 def test_userinfo_by_get_post_header_and_post_body(browser: Browser, rp: Rp,
                                                    demo_code: str) -> None:
-    browser.login_as(make_principal(demo_code, entity_cif="B12345674", entity_name="ACME SL"))
+    browser.login_as(make_principal(demo_code, capacity="representative",
+                                    entity_cif="B12345674", entity_name="ACME SL"))
     code, _ = code_for(browser, rp, scope="openid profile representation")
     at = redeem(browser.http, rp, code).json()["access_token"]
     http = browser.http
@@ -106,7 +107,8 @@ def test_userinfo_by_get_post_header_and_post_body(browser: Browser, rp: Rp,
     by_body = http.post("/oidc/userinfo", data={"access_token": at})
     assert by_get.status_code == by_post.status_code == by_body.status_code == 200
     assert by_get.json() == by_post.json() == by_body.json()
-    assert by_get.json()["representation"] == {"cif": "B12345674", "name": "ACME SL"}
+    assert by_get.json()["representation"] == {"cif": "B12345674", "name": "ACME SL",
+                                               "capacity": "representative"}
     assert "nif" not in by_get.json()
     missing = http.get("/oidc/userinfo")
     assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer")
@@ -235,3 +237,14 @@ def test_a_client_can_ask_for_es256_id_tokens(browser: Browser, ctx: Context,
     body = redeem(browser.http, rp, code).json()
     header, claims = id_token_claims(browser.http, body["id_token"])
     assert header["alg"] == "ES256" and claims["aud"] == "ec-app"
+
+
+def test_consent_is_asked_again_for_new_scopes_or_prompt_consent(browser: Browser, rp: Rp,
+                                                                 demo_code: str) -> None:
+    browser.login_as(make_principal(demo_code))
+    code_for(browser, rp, scope="openid profile")
+    assert "code" in callback_params(browser.authorize(rp, scope="openid", consent=False))
+    wider = browser.authorize(rp, scope="openid profile nif", consent=False)
+    assert wider.status_code == 200 and "NIF" in wider.text
+    asked = browser.authorize(rp, scope="openid", prompt="consent", consent=False)
+    assert asked.status_code == 200 and 'name="csrf"' in asked.text

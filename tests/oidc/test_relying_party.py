@@ -186,3 +186,28 @@ def test_a_browser_logs_in_with_its_tls_certificate_during_authorization(
     citizen = x509.load_pem_x509_certificate(
         (ctx.settings.pki_dir / "people" / "citizen.pem").read_bytes())
     assert info["nif"] in citizen.subject.rfc4514_string()
+
+
+def test_a_representative_is_released_with_the_entity_they_act_for(
+        live: LiveServer, ctx: Context, rp: Rp, demo_code: str) -> None:
+    with live.client(follow_redirects=False) as browser:
+        logged_in = certificate_login(browser, ctx, demo_code, "representative")
+        assert logged_in.status_code == 200, logged_in.text
+        me = logged_in.json()
+        r = browser.get("/oidc/authorize", params={
+            "client_id": rp.client_id, "redirect_uri": rp.redirect_uri, "response_type": "code",
+            "scope": "openid profile representation", "state": "r"})
+        csrf = re.search(r'name="csrf" value="([^"]+)"', r.text)
+        action = re.search(r'<form method="post" action="([^"]+)"', r.text)
+        assert csrf and action, r.text
+        assert "entidad a la que representa" in r.text
+        got = callback_params(browser.post(action.group(1), data={
+            "csrf": csrf.group(1), "decision": "allow"}), rp.redirect_uri)
+        tokens = redeem(browser, rp, got["code"]).json()
+        info = browser.get("/oidc/userinfo", headers={
+            "Authorization": f"Bearer {tokens['access_token']}"}).json()
+    assert me["capacity"] == "representative"
+    assert info["representation"] == {"cif": me["identity"]["entity_cif"],
+                                      "name": me["identity"]["entity_name"],
+                                      "capacity": "representative"}
+    assert "nif" not in info

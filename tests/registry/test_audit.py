@@ -201,3 +201,35 @@ def test_an_unreachable_server_aborts_cleanly(demo_code: str) -> None:
     result = CliRunner().invoke(app, ["registry", "audit", "--url", "http://127.0.0.1:9",
                                          "--municipality", demo_code, "--timeout", "2"])
     assert result.exit_code == 2 and "audit aborted" in result.output
+
+
+def test_a_kept_checkpoint_exposes_a_consistently_truncated_log(
+    live: LiveServer, ctx: Context, demo_code: str, tmp_path: Any
+) -> None:
+    """Removing the newest entry everywhere (row, leaf, checkpoint, head) leaves a log that
+    is consistent with itself; only a checkpoint someone kept can tell."""
+    from registry import merkle
+
+    for kind in "EESEE":
+        register(ctx, demo_code, OFFICE, kind)
+    kept = tmp_path / "kept.note"
+    code, _, output = run_audit(live, demo_code, "--save-checkpoint", str(kept))
+    assert code == 0 and "\n5\n" in kept.read_text(encoding="utf-8"), output
+
+    victim = _entry_at(ctx.engine, 4)
+    with ctx.engine.begin() as conn:
+        hashes = [bytes.fromhex(h) for (h,) in conn.execute(text(
+            "SELECT leaf_hash FROM registry_log_leaf WHERE leaf_index < 4 ORDER BY leaf_index"))]
+        compact = merkle.CompactRange()
+        for h in hashes:
+            compact.append(h)
+        for stmt in ("DELETE FROM registry_event WHERE entry_id = :id",
+                     "DELETE FROM registry_entry WHERE id = :id",
+                     "DELETE FROM registry_log_leaf WHERE leaf_index = 4",
+                     "DELETE FROM registry_log_checkpoint WHERE size = 5",
+                     "UPDATE registry_log_head SET size = 4, frontier = :f"):
+            conn.execute(text(stmt), {"id": victim,
+                                      "f": json.dumps([x.hex() for x in compact.hashes])})
+    assert run_audit(live, demo_code)[0] == 0
+    code, report, output = run_audit(live, demo_code, "--known-checkpoint", str(kept))
+    assert code == 1 and codes(report) == {"log_truncated"}, output

@@ -110,3 +110,5 @@ def test_duplicate_idempotency_key_returns_the_original(
 def test_requests_without_a_caller_are_refused(live: Any, demo_code: str) -> None:
     with live.client() as anonymous:
         _problem(submit(anonymous, demo_code), 401, "unauthenticated")
+        forged = {"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."}
+        _problem(submit(anonymous, demo_code, headers=forged), 401, "invalid_token")

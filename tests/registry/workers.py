@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -32,8 +34,15 @@ def worker_env(settings: Settings, public_url: str) -> dict[str, str]:
     return env
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the server if pytest itself is killed (a timeout, Ctrl-C twice)."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 @contextmanager
-def uvicorn_workers(settings: Settings, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def uvicorn_workers(settings: Settings, workers: int
+                    ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``uvicorn api.asgi:app --workers N`` on a free port; yields (base URL, process).
 
     The workers' public URL is their own address, so that the seal's time-stamps
@@ -46,7 +55,7 @@ def uvicorn_workers(settings: Settings, workers: int) -> Iterator[tuple[str, sub
     if workers > 1:
         args += ["--workers", str(workers)]
     proc = subprocess.Popen(args, cwd=REPO, env=worker_env(settings, url),
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_die_with_parent)
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -264,3 +264,49 @@ def test_extend_b_b_to_b_lta_over_http(live, ctx: Context, demo_code: str, one_p
     res = live.client().post("/signing/extend", data={"municipality": demo_code, "level": "B-LT"},
                              files={"document": ("o.pdf", one_page_pdf, "application/pdf")})
     assert res.status_code == 422 and res.json()["code"] == "not_an_elocal_signature"
+
+
+def test_pkcs12_seal_and_keys_are_parsed_once(ctx: Context, demo_code: str,
+                                              one_page_pdf: bytes,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import certs.keys
+
+    _, _, p12 = ctx.pki.seal_paths(demo_code)
+    with ctx.transaction() as s:
+        from infra.tenancy import get_municipality
+
+        muni = get_municipality(s, demo_code)
+        muni.seal_key, muni.seal_cert = f"pkcs12:{p12}", None
+    monkeypatch.setattr(ctx.sealer, "_key_password", "demo")
+    first = ctx.sealer.seal_pdf(demo_code, one_page_pdf, "B-B")
+    signer_cert = _reader(first).embedded_signatures[0].signer_cert
+    assert signer_cert.dump() == to_asn1(ctx.pki.seal(demo_code).certificate).dump()
+
+    parses: list[object] = []
+    for name in ("_parse_pkcs12", "_parse_pem"):
+        original = getattr(certs.keys, name)
+        monkeypatch.setattr(certs.keys, name,
+                            lambda *a, _o=original, **k: parses.append(a) or _o(*a, **k))
+    key = ctx.sealer.key(demo_code)
+    for _ in range(3):
+        ctx.sealer.seal_pdf(demo_code, one_page_pdf, "B-B")
+        ctx.sealer.seal_xml(demo_code, b"<a/>", "B-B")
+    assert parses == [] and ctx.sealer.key(demo_code) is key
+
+
+def test_a_learnt_reservation_that_is_too_small_is_redone(ctx: Context, demo_code: str,
+                                                          one_page_pdf: bytes) -> None:
+    seal = ctx.sealer.key(demo_code)
+    seal.reservations.clear()
+    first = ctx.sealer.seal_pdf(demo_code, one_page_pdf, "B-B")
+    assert len(seal.reservations) == 1, "the first seal teaches the container size"
+    for shape in seal.reservations:
+        seal.reservations[shape] = 64  # far too small for any CMS
+    again = ctx.sealer.seal_pdf(demo_code, one_page_pdf, "B-B")
+    for doc in (first, again):
+        sig = _reader(doc).embedded_regular_signatures[0]
+        status = validate_pdf_signature(sig, signer_validation_context=ValidationContext(
+            trust_roots=[to_asn1(ctx.pki.root)], allow_fetching=False, crls=[], ocsps=[],
+            revocation_mode="soft-fail"))
+        assert status.intact and status.valid
+    assert all(v > 1000 for v in seal.reservations.values())

@@ -20,8 +20,8 @@ from signxml.xades import XAdESSigner
 
 from tests.validation.conftest import SigningCa
 
-#: Per-request ceiling; the slowest corpus file validates in well under a second.
-LIMIT_SECONDS = 5.0
+#: Per-request ceiling (generous for a loaded CI machine); corpus files take well under 1 s.
+LIMIT_SECONDS = 10.0
 FUZZ = settings(
     max_examples=40,
     deadline=None,

@@ -4,6 +4,7 @@ Revision ID: identity_0001
 Revises:
 Create Date: 2026-12-03
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -25,15 +26,23 @@ def upgrade() -> None:
         sa.Column("dni", sa.String(length=9), nullable=False),
         sa.Column("role", sa.String(length=32), nullable=False),
         sa.Column("granted_at", infra.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["municipality_code"], ["municipality.code"],
-                                name=op.f("fk_staff_grant_municipality_code_municipality")),
+        sa.ForeignKeyConstraint(
+            ["municipality_code"],
+            ["municipality.code"],
+            name=op.f("fk_staff_grant_municipality_code_municipality"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_grant")),
-        sa.UniqueConstraint("municipality_code", "dni", "role",
-                            name=op.f("uq_staff_grant_municipality_code_dni_role")),
+        sa.UniqueConstraint(
+            "municipality_code",
+            "dni",
+            "role",
+            name=op.f("uq_staff_grant_municipality_code_dni_role"),
+        ),
     )
     with op.batch_alter_table("staff_grant", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_staff_grant_municipality_code"),
-                              ["municipality_code"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_staff_grant_municipality_code"), ["municipality_code"], unique=False
+        )
 
 
 def downgrade() -> None:

@@ -1,0 +1,93 @@
+"""``elocal login``: challenge–response login from the command line (no TLS client auth).
+
+Signs the server's challenge with the key of a PKCS#12 file (or PEM certificate and
+key), prints who the server says you are and, with ``--save``, stores the session
+cookie in a file readable only by you, for scripts that call the API afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+import httpx
+import typer
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from identity.sessions import SESSION_COOKIE
+
+
+def _credentials(
+    p12: Path | None, cert: Path | None, key: Path | None, password: str
+) -> tuple[x509.Certificate, list[x509.Certificate], object]:
+    if p12 is not None:
+        k, c, extra = pkcs12.load_key_and_certificates(p12.read_bytes(), password.encode())
+        if k is None or c is None:
+            raise typer.BadParameter("the PKCS#12 file holds no key or no certificate")
+        return c, list(extra or []), k
+    if cert is None or key is None:
+        raise typer.BadParameter("give --p12, or both --cert and --key")
+    certs = x509.load_pem_x509_certificates(cert.read_bytes())
+    k = serialization.load_pem_private_key(key.read_bytes(), password.encode() or None)
+    return certs[0], certs[1:], k
+
+
+def _sign(key: object, message: bytes) -> tuple[bytes, str]:
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(message, padding.PKCS1v15(), hashes.SHA256()), "RS256"
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.sign(message, ec.ECDSA(hashes.SHA256())), "ES256"
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key.sign(message), "EdDSA"
+    raise typer.BadParameter("unsupported key type")
+
+
+def login(
+    municipality: str = typer.Option(..., help="DIR3 code of the municipality"),
+    server: str = typer.Option("http://127.0.0.1:8000", help="eLocal's base URL"),
+    p12: Path | None = typer.Option(None, exists=True, dir_okay=False, help="PKCS#12 file"),
+    cert: Path | None = typer.Option(None, exists=True, dir_okay=False, help="PEM certificate"),
+    key: Path | None = typer.Option(None, exists=True, dir_okay=False, help="PEM private key"),
+    password: str = typer.Option(
+        "", envvar="ELOCAL_CERT_PASSWORD", help="Password of the PKCS#12 file or key"
+    ),
+    save: Path | None = typer.Option(None, help="Write the session cookie to this file (0600)"),
+) -> None:
+    """Log in with a certificate by challenge–response and print the identity."""
+    leaf, chain, private_key = _credentials(p12, cert, key, password)
+    pem = serialization.Encoding.PEM
+    with httpx.Client(base_url=server.rstrip("/"), timeout=30) as client:
+        challenge = client.post("/login/challenge")
+        challenge.raise_for_status()
+        data = challenge.json()
+        signature, algorithm = _sign(private_key, data["message"].encode())
+        r = client.post(
+            "/login/challenge/response",
+            json={
+                "municipality": municipality,
+                "nonce": data["nonce"],
+                "algorithm": algorithm,
+                "signature": base64.b64encode(signature).decode(),
+                "certificate": leaf.public_bytes(pem).decode(),
+                "chain": [c.public_bytes(pem).decode() for c in chain],
+            },
+        )
+        if r.status_code != 200:
+            problem = r.json() if r.headers.get("content-type", "").endswith("json") else {}
+            typer.echo(
+                f"elocal: login refused: {problem.get('code', r.status_code)}: "
+                f"{problem.get('detail', r.text)}",
+                err=True,
+            )
+            raise typer.Exit(1)
+        sid = r.cookies.get(SESSION_COOKIE)
+    if save is not None and sid:
+        fd = os.open(save, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"{SESSION_COOKIE}={sid}\n")
+    typer.echo(json.dumps(r.json(), ensure_ascii=False, indent=2))
