@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 from pyhanko.sign.signers import Signer
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
@@ -52,10 +53,14 @@ class CachedKeySigner(Signer):
     #: DER size of the last CMS object this signer produced (0 before the first).
     produced_size: int = 0
 
-    async def async_sign(self, data_digest: bytes, digest_algorithm: str, dry_run: bool = False,
-                         **kwargs: Any) -> Any:
-        result = await super().async_sign(data_digest, digest_algorithm, dry_run=dry_run,
-                                          **kwargs)
+    async def async_sign(self, data_digest: bytes, digest_algorithm: str, dry_run: Any = False,
+                         use_pades: Any = False, timestamper: Any = None,
+                         signed_attr_settings: PdfCMSSignedAttributes | None = None,
+                         is_pdf_sig: Any = True, encap_content_info: Any = None) -> Any:
+        result = await super().async_sign(
+            data_digest, digest_algorithm, dry_run=dry_run, use_pades=use_pades,
+            timestamper=timestamper, signed_attr_settings=signed_attr_settings,
+            is_pdf_sig=is_pdf_sig, encap_content_info=encap_content_info)
         if not dry_run:
             self.produced_size = len(result.dump())
         return result

@@ -149,6 +149,11 @@ class Sealer:
     async def aseal_pdf_to(self, output: IO[bytes], municipality_code: str, pdf: PdfInput,
                            level: str | Level = Level.B_B, *, stamp: Stamp | bool | None = None,
                            certify: bool = False, age_policy: bool = False) -> None:
+        if isinstance(pdf, str | Path):
+            with open(pdf, "rb") as fh:
+                return await self.aseal_pdf_to(output, municipality_code, fh, level,
+                                               stamp=stamp, certify=certify,
+                                               age_policy=age_policy)
         lvl = Level.parse(level)
         self._check_size(pdf)
         cfg = await asyncio.to_thread(self.config, municipality_code)
@@ -160,7 +165,7 @@ class Sealer:
             if attempt == 2:
                 output.seek(start)
                 output.truncate()
-                if not isinstance(pdf, bytes | bytearray | str | Path):
+                if not isinstance(pdf, bytes | bytearray):
                     pdf.seek(0)
             writer = pades.open_pdf(pdf, self.limits)
             try:
@@ -184,6 +189,9 @@ class Sealer:
 
     def extend_pdf_to(self, output: IO[bytes], municipality_code: str, pdf: PdfInput,
                       level: str | Level) -> None:
+        if isinstance(pdf, str | Path):
+            with open(pdf, "rb") as fh:
+                return self.extend_pdf_to(output, municipality_code, fh, level)
         lvl = Level.parse(level)
         self._check_size(pdf)
         cfg = self.config(municipality_code)

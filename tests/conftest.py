@@ -203,7 +203,8 @@ def live_server(session_ctx: Context, settings: Settings) -> Iterator[LiveServer
     so that OCSP and CRL fetching run over real HTTP.
     """
     app = create_app(ctx=session_ctx, migrate=False)
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.http_port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=settings.http_port, log_level="warning",
+                            proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

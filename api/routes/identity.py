@@ -36,6 +36,7 @@ from identity.sessions import ACR_BY_LOA, SESSION_COOKIE, Principal
 
 router = APIRouter(tags=["identity"])
 
+
 def principal_view(p: Principal) -> dict[str, Any]:
     return {
         "subject": p.subject,

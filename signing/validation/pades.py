@@ -662,9 +662,10 @@ def _policy(signer_info: Any, policies: PolicyStore, sig: SignatureReport) -> Po
         for attr in attrs:
             if attr["type"].native != "signature_policy_identifier":
                 continue
-            chosen = attr["values"][0].chosen
-            if not hasattr(chosen, "__getitem__") or "sig_policy_id" not in chosen:
+            value_choice = attr["values"][0]
+            if value_choice.name != "signature_policy_id":
                 return PolicyInfo(identifier="implied")
+            chosen = value_choice.chosen
             oid = chosen["sig_policy_id"].dotted
             hash_alg = chosen["sig_policy_hash"]["hash_algorithm"]["algorithm"].native
             value = bytes(chosen["sig_policy_hash"]["hash_value"].native)
