@@ -23,8 +23,8 @@ from infra.blobs import BlobStore
 from infra.db import make_engine, make_sessionmaker
 from infra.db import transaction as _transaction
 from infra.state import StateStore, open_state_store
-from registry.checkpoint import load_or_create_key
 from registry.attachments import AttachmentLimits
+from registry.checkpoint import load_or_create_key
 from registry.log import RegistryLog, random_serial, rfc3161_timestamper
 from registry.service import Registry
 from signing import Sealer, SigningLimits, TimeStampAuthority
@@ -84,7 +84,7 @@ class Context:
         """PAdES/XAdES sealing with per-municipality keys parsed once per process."""
         s = self.settings
         return Sealer(
-            self.sessions, own_tsa_url=f"{s.public_url}/tsa",
+            self.sessions, own_tsa_url=f"{s.public_url}/tsa", own_tsa=lambda: self.tsa,
             limits=SigningLimits(max_document_bytes=s.max_document_bytes,
                                  spool_threshold_bytes=s.spool_threshold_bytes,
                                  max_pdf_revisions=s.max_pdf_revisions,
@@ -131,8 +131,9 @@ class Context:
     @cached_property
     def validation(self) -> Validator:
         """Signature validation: policy documents and parsed trust stores, kept per process."""
-        dirs = getattr(self.settings, "validation_policy_dirs", None) or default_policy_dirs(self.settings.data_dir)
-        return Validator(PolicyStore(dirs), ValidationLimits(max_bytes=self.settings.max_document_bytes))
+        dirs = self.settings.validation_policy_dirs or default_policy_dirs(self.settings.data_dir)
+        limits = ValidationLimits(max_bytes=self.settings.max_document_bytes)
+        return Validator(PolicyStore(dirs), limits)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

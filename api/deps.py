@@ -47,3 +47,18 @@ def require_principal(
 
 OptionalPrincipal = Annotated[Principal | None, Depends(current_principal)]
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+
+
+def bearer_token(request: Request) -> str | None:
+    """The ``Authorization: Bearer`` token of this request (RFC 6750 §2.1), or None.
+
+    Another scheme, or the scheme without a token, is a failed authentication rather
+    than an anonymous request: a client that sent credentials expects them to count.
+    """
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthenticated("the Authorization header must be 'Bearer <access token>'")
+    return value.strip()

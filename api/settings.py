@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     tsa_policy_oid: str = "2.25.201926011356730463917366473802474373817"
     #: Password of seal keys kept in PKCS#12 files or encrypted PEM (``pkcs12:`` specs).
     seal_key_password: str | None = None
+    #: Folders of signature-policy documents (e.g. the AGE policy PDF) whose digests the
+    #: validator checks; empty means ``<data_dir>/policies``.
+    validation_policy_dirs: list[Path] = Field(default_factory=list)
 
     #: Registry attachments: per-file and per-entry limits (bytes), count and allowed types.
     registry_max_file_bytes: int = Field(20 * 1024 * 1024, gt=0)

@@ -115,7 +115,12 @@ class Deployment:
             time.sleep(0.05)
         import httpx
 
+        from identity.client import challenge_login
+
         self.http = httpx.Client(base_url=self.settings.public_url, timeout=120)
+        # Sealing over HTTP is for registrars: log in as the demo one, as a sede would.
+        employee = self.ctx.pki.person("employee")
+        challenge_login(self.http, self.code, employee.certificate, employee.key)
 
     def close(self) -> None:
         self.http.close()

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import itertools
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -361,48 +360,76 @@ class Auditor:
         return self._latest_note
 
     def _consistency(self, checkpoints: Sequence[_Checkpoint]) -> None:
-        pairs = list(itertools.pairwise(checkpoints))
+        """Every checkpoint must be a prefix of the newest: pairwise consistency follows."""
+        if len(checkpoints) < 2:
+            return
+        latest = checkpoints[-1]
+        earlier = {cp.size: cp for cp in checkpoints[:-1]}
+        pages = sorted({(size - 1) // MAX_LEAF_PAGE for size in earlier})
 
-        def check(pair: tuple[_Checkpoint, _Checkpoint]) -> Finding | None:
-            a, b = pair
+        def check(page: int) -> list[Finding]:
+            start = max(1, page * MAX_LEAF_PAGE)
+            end = (page + 1) * MAX_LEAF_PAGE
+            wanted = {m for m in earlier if start <= m < end}
             try:
-                proof = self._get("/proof/consistency", first=a.size, second=b.size)
+                proofs = self._get("/proofs/consistency", second=latest.size, start=start,
+                                   end=end)["proofs"]
             except AuditAborted as exc:
-                return Finding("proof_unavailable", str(exc))
-            try:
-                merkle.verify_consistency(a.size, b.size, a.root, b.root, _hashes(proof))
-            except merkle.ProofError as exc:
-                return Finding("consistency_proof_failed", f"{a.size} → {b.size}: {exc}")
-            return None
+                return [Finding("proof_unavailable", str(exc))]
+            found: list[Finding] = []
+            for item in proofs:
+                first = int(item["first"])
+                cp = earlier.get(first)
+                if cp is None or first not in wanted:
+                    continue
+                wanted.discard(first)
+                try:
+                    merkle.verify_consistency(first, latest.size, cp.root, latest.root,
+                                              _hashes(item))
+                except merkle.ProofError as exc:
+                    found.append(Finding("consistency_proof_failed",
+                                         f"{first} → {latest.size}: {exc}"))
+            found += [Finding("proof_unavailable", f"no consistency proof from size {m}")
+                      for m in sorted(wanted)]
+            return found
 
-        for finding in self._parallel(check, pairs):
-            self.report.findings.append(finding)
+        self.report.findings.extend(self._parallel(check, pages))
 
     def _inclusion(self, hashes: Sequence[bytes | None], cp: _Checkpoint) -> None:
-        indexes = [i for i in range(min(cp.size, len(hashes))) if hashes[i] is not None]
+        """The server's audit path of every leaf must lead to the newest signed root."""
+        size = min(cp.size, len(hashes))
+        pages = range(0, size, MAX_LEAF_PAGE)
 
-        def check(i: int) -> Finding | None:
+        def check(start: int) -> list[Finding]:
+            end = min(size, start + MAX_LEAF_PAGE)
             try:
-                proof = self._get("/proof/inclusion", index=i, size=cp.size)
+                proofs = self._get("/proofs/inclusion", size=cp.size, start=start,
+                                   end=end)["proofs"]
             except AuditAborted as exc:
-                return Finding("proof_unavailable", str(exc), i)
-            leaf = hashes[i]
-            assert leaf is not None
-            try:
-                merkle.verify_inclusion(leaf, i, cp.size, _hashes(proof), cp.root)
-            except merkle.ProofError as exc:
-                return Finding("inclusion_proof_failed", f"against checkpoint {cp.size}: {exc}", i)
-            return None
+                return [Finding("proof_unavailable", str(exc))]
+            found: list[Finding] = []
+            seen = set()
+            for item in proofs:
+                i = int(item["index"])
+                leaf = hashes[i] if start <= i < end else None
+                if leaf is None or i in seen:
+                    continue
+                seen.add(i)
+                try:
+                    merkle.verify_inclusion(leaf, i, cp.size, _hashes(item), cp.root)
+                except merkle.ProofError as exc:
+                    found.append(Finding("inclusion_proof_failed",
+                                         f"against checkpoint {cp.size}: {exc}", i))
+            found += [Finding("proof_unavailable", "no inclusion proof", i)
+                      for i in range(start, end) if hashes[i] is not None and i not in seen]
+            return found
 
-        for finding in self._parallel(check, indexes):
-            self.report.findings.append(finding)
+        self.report.findings.extend(self._parallel(check, pages))
 
-    def _parallel(self, fn: Callable[[Any], Finding | None],
-                  items: Sequence[Any]) -> Iterable[Finding]:
+    def _parallel(self, fn: Callable[[Any], list[Finding]],
+                  items: Sequence[Any]) -> list[Finding]:
         with ThreadPoolExecutor(self.workers) as pool:
-            for result in pool.map(fn, items):
-                if result is not None:
-                    yield result
+            return [f for found in pool.map(fn, items) for f in found]
 
     # -- registry rules --
 

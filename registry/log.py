@@ -346,6 +346,33 @@ def consistency_proof(session: Session, municipality_code: str, first: int,
                                     _subtree(session, municipality_code, ranges))
 
 
+def inclusion_proofs(session: Session, municipality_code: str, start: int, end: int,
+                     size: int) -> list[tuple[int, list[bytes]]]:
+    """Audit paths of leaves ``start`` ≤ i < ``end`` (at most ``MAX_LEAF_PAGE``) in one go."""
+    _check_size(session, municipality_code, size)
+    end = min(end, size, start + MAX_LEAF_PAGE)
+    if start < 0 or end < start:
+        raise LogIndexError("leaf range must satisfy 0 <= start <= end")
+    wanted = {i: merkle.inclusion_ranges(i, size) for i in range(start, end)}
+    mth = _subtree(session, municipality_code, [r for rs in wanted.values() for r in rs])
+    return [(i, [mth(a, b) for a, b in rs]) for i, rs in wanted.items()]
+
+
+def consistency_proofs(session: Session, municipality_code: str, start: int, end: int,
+                       second: int) -> list[tuple[int, list[bytes]]]:
+    """Proofs that every tree of size ``start`` ≤ m < ``end`` (at most ``MAX_LEAF_PAGE``)
+    is a prefix of the tree of size ``second``: an auditor checks all its checkpoints
+    against the newest one in a few requests."""
+    _check_size(session, municipality_code, second)
+    start = max(start, 1)
+    end = min(end, second + 1, start + MAX_LEAF_PAGE)
+    if end < start:
+        raise LogIndexError("size range must satisfy 1 <= start <= end")
+    wanted = {m: merkle.consistency_ranges(m, second) for m in range(start, end)}
+    mth = _subtree(session, municipality_code, [r for rs in wanted.values() for r in rs])
+    return [(m, [mth(a, b) for a, b in rs]) for m, rs in wanted.items()]
+
+
 def _check_size(session: Session, municipality_code: str, size: int) -> None:
     current = tree_size(session, municipality_code)
     if not 0 <= size <= current:

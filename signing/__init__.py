@@ -25,7 +25,7 @@ from signing.pades import Stamp
 from signing.policy import AGE_1_9, SignaturePolicy
 from signing.service import SealConfig, Sealer
 from signing.threephase import PreSigned, ThreePhaseSigner
-from signing.timestamps import HttpTimeStamper
+from signing.timestamps import HttpTimeStamper, LocalTimeStamper, Rfc3161TimeStamper
 from signing.tsa import TimeStampAuthority
 
 __all__ = [
@@ -35,11 +35,13 @@ __all__ = [
     "EncryptedPdf",
     "HttpTimeStamper",
     "Level",
+    "LocalTimeStamper",
     "NotAPdf",
     "NotAnElocalSignature",
     "Packaging",
     "PreSigned",
     "RevocationUnavailable",
+    "Rfc3161TimeStamper",
     "SealConfig",
     "SealKey",
     "SealNotConfigured",

@@ -53,7 +53,7 @@ from signing.keys import SealKey
 from signing.levels import Level
 from signing.limits import SigningLimits
 from signing.policy import AGE_1_9, SignaturePolicy
-from signing.timestamps import HttpTimeStamper
+from signing.timestamps import Rfc3161TimeStamper
 
 log = logging.getLogger("elocal.signing.pades")
 
@@ -196,7 +196,7 @@ async def seal(
     level: Level,
     output: IO[bytes],
     *,
-    timestamper: HttpTimeStamper | None,
+    timestamper: Rfc3161TimeStamper | None,
     validation_context: Callable[[], ValidationContext],
     stamp: Stamp | None = None,
     certify: bool = False,
@@ -260,7 +260,7 @@ async def extend(
     level: Level,
     output: IO[bytes],
     *,
-    timestamper: HttpTimeStamper,
+    timestamper: Rfc3161TimeStamper,
     validation_context: Callable[[], ValidationContext],
 ) -> None:
     """Raise the last eLocal signature in the document to ``level`` (B-T, B-LT or B-LTA).

@@ -37,7 +37,8 @@ from signing.keys import SealKey, to_asn1
 from signing.levels import Level, Packaging
 from signing.limits import SigningLimits
 from signing.pades import Stamp
-from signing.timestamps import HttpTimeStamper, run_sync
+from signing.timestamps import HttpTimeStamper, LocalTimeStamper, Rfc3161TimeStamper, run_sync
+from signing.tsa import TimeStampAuthority
 from signing.xmlparse import parse_xml
 
 
@@ -61,6 +62,7 @@ class Sealer:
         sessions: sessionmaker[Session],
         *,
         own_tsa_url: str,
+        own_tsa: Callable[[], TimeStampAuthority] | None = None,
         limits: SigningLimits | None = None,
         trust_roots: Callable[[], Iterable[x509.Certificate]] = tuple,
         key_password: str | None = None,
@@ -69,6 +71,7 @@ class Sealer:
     ) -> None:
         self._sessions = sessions
         self.own_tsa_url = own_tsa_url
+        self._own_tsa = own_tsa
         self.limits = limits or SigningLimits()
         self._trust_roots = trust_roots
         self._key_password = key_password
@@ -76,7 +79,7 @@ class Sealer:
         self._revocation_timeout = revocation_timeout
         self._lock = threading.Lock()
         self._keys: dict[tuple[str, str, str | None], tuple[KeyMaterial, SealKey]] = {}
-        self._timestampers: dict[str, HttpTimeStamper] = {}
+        self._timestampers: dict[str, Rfc3161TimeStamper] = {}
         self._http = httpx.Client(timeout=tsa_timeout,
                                   limits=httpx.Limits(max_keepalive_connections=16))
 
@@ -106,13 +109,17 @@ class Sealer:
             self._keys[cache_key] = (material, seal)
             return seal
 
-    def timestamper(self, tsa_url: str | None = None) -> HttpTimeStamper:
+    def timestamper(self, tsa_url: str | None = None) -> Rfc3161TimeStamper:
+        """The municipality's external TSA, or else eLocal's own (in process when it can)."""
         url = tsa_url or self.own_tsa_url
         with self._lock:
             ts = self._timestampers.get(url)
             if ts is None:
-                ts = self._timestampers[url] = HttpTimeStamper(url, client=self._http,
-                                                               timeout=self._tsa_timeout)
+                if tsa_url is None and self._own_tsa is not None:
+                    ts = LocalTimeStamper(self._own_tsa().respond, url=url)
+                else:
+                    ts = HttpTimeStamper(url, client=self._http, timeout=self._tsa_timeout)
+                self._timestampers[url] = ts
             return ts
 
     def validation_context(self, seal: SealKey) -> ValidationContext:

@@ -5,8 +5,14 @@
    single-use) and returns the DER bytes the client must sign, with an opaque token.
 2. The client signs those bytes (PKCS#1 v1.5 or ECDSA with SHA-256) on its device.
 3. ``postsign_pdf``: the server checks the token's HMAC, which binds the prepared state
-   to the signer's certificate and to the exact bytes to sign, checks the signature
-   value against the certificate, and embeds it.
+   to its owner (an opaque ``owner`` string: who asked, in which session), to the
+   signer's certificate and to the exact bytes to sign; then checks the signature
+   value against the certificate and embeds it.
+
+Who the owner is, and whether the certificate is theirs, is the caller's decision
+(the API binds both to the login session). This module bounds what one owner can
+hold: ``max_outstanding`` pre-signed documents at a time, each for ``ttl_seconds``,
+each at most ``max_document_bytes``.
 
 This follows the @firma / AutoFirma model; pyHanko's interrupted signing does the
 PDF work.
@@ -19,6 +25,7 @@ import hashlib
 import hmac
 import io
 import json
+import math
 import os
 import secrets
 from collections.abc import Callable
@@ -39,15 +46,23 @@ from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from infra.errors import Forbidden, InvalidInput
+from infra.errors import ElocalError, Forbidden, InvalidInput
 from infra.state import StateStore
 from signing import pades
 from signing.errors import DocumentTooLarge, UnsupportedOption
 from signing.levels import Level
 from signing.limits import SigningLimits
-from signing.timestamps import HttpTimeStamper, run_sync
+from signing.timestamps import Rfc3161TimeStamper, run_sync
 
 _PREFIX = "signing:3p:"
+_SLOT_PREFIX = "signing:3p-slot:"
+#: Largest PDF accepted for three-phase signing (the whole prepared file sits in the
+#: state store until the device answers, so this is deliberately below the sealing limit).
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+#: How long the device has to sign (seconds).
+PRESIGN_TTL_SECONDS = 300
+#: Pre-signed documents one owner may have waiting at once.
+MAX_OUTSTANDING = 5
 
 
 class PresignExpired(InvalidInput):
@@ -59,6 +74,12 @@ class PresignExpired(InvalidInput):
 class PresignBindingMismatch(Forbidden):
     code = "presign_binding_mismatch"
     title = "The token does not belong to this certificate and document"
+
+
+class TooManyPresigns(ElocalError):
+    code = "too_many_presigns"
+    status = 429
+    title = "Too many documents are waiting for this signer's device"
 
 
 class InvalidSignatureValue(InvalidInput):
@@ -101,36 +122,71 @@ def _load_certificates(der_or_pem: bytes) -> list[asn1_x509.Certificate]:
 
 class ThreePhaseSigner:
     def __init__(self, state: StateStore, secret: bytes, *, limits: SigningLimits,
-                 timestamper: Callable[[], HttpTimeStamper], ttl_seconds: int = 600,
-                 max_document_bytes: int = 10 * 1024 * 1024) -> None:
+                 timestamper: Callable[[], Rfc3161TimeStamper],
+                 ttl_seconds: int = PRESIGN_TTL_SECONDS,
+                 max_document_bytes: int = MAX_DOCUMENT_BYTES,
+                 max_outstanding: int = MAX_OUTSTANDING) -> None:
         self._state = state
         self._secret = secret
         self._limits = limits
         self._timestamper = timestamper
         self.ttl_seconds = ttl_seconds
         self.max_document_bytes = min(max_document_bytes, limits.max_document_bytes)
+        self.max_outstanding = max_outstanding
 
-    def _mac(self, state_id: str, cert: asn1_x509.Certificate, tbs: bytes) -> str:
-        msg = b"|".join([state_id.encode(), hashlib.sha256(cert.dump()).digest(),
-                         hashlib.sha256(tbs).digest()])
+    def _mac(self, state_id: str, owner: str, cert: asn1_x509.Certificate, tbs: bytes) -> str:
+        msg = b"|".join([state_id.encode(), hashlib.sha256(owner.encode()).digest(),
+                         hashlib.sha256(cert.dump()).digest(), hashlib.sha256(tbs).digest()])
         return base64.urlsafe_b64encode(hmac.new(self._secret, msg, "sha256").digest()
                                         ).decode().rstrip("=")
 
+    def _slot_keys(self, owner: str) -> list[str]:
+        who = hashlib.sha256(owner.split("|", 1)[0].encode()).hexdigest()
+        return [f"{_SLOT_PREFIX}{who}:{i}" for i in range(self.max_outstanding)]
+
+    def _claim_slot(self, owner: str, state_id: str) -> str:
+        """One of the owner's ``max_outstanding`` slots, atomically (``add``), or 429."""
+        keys = self._slot_keys(owner)
+        for key in keys:
+            if self._state.add(key, state_id.encode(), self.ttl_seconds):
+                return key
+        waits = [t for t in (self._state.ttl(k) for k in keys) if t is not None]
+        raise TooManyPresigns(
+            f"{self.max_outstanding} documents are already waiting for a signature; complete "
+            "or abandon one first", limit=self.max_outstanding,
+            retry_after=max(1, math.ceil(min(waits, default=1))))
+
+    def check_size(self, size: int) -> None:
+        if size > self.max_document_bytes:
+            raise DocumentTooLarge(f"three-phase documents are limited to "
+                                   f"{self.max_document_bytes} bytes",
+                                   limit=self.max_document_bytes)
+
     def presign_pdf(self, pdf: bytes, certificate: bytes, level: str | Level = Level.B_B,
-                    *, reason: str | None = None) -> PreSigned:
+                    *, owner: str, reason: str | None = None) -> PreSigned:
+        """Prepare ``pdf`` for ``certificate``'s key; only ``owner`` can complete it.
+
+        ``owner`` starts with a stable identifier of the signer (the outstanding limit
+        counts per that prefix, up to the first ``|``), followed by anything else the
+        completion must match (the API adds a digest of the session id).
+        """
         lvl = Level.parse(level)
         if lvl.long_term:
             raise UnsupportedOption("three-phase signing produces B-B or B-T; extend the "
                                     "result for the long-term levels", level=lvl.value)
-        if len(pdf) > self.max_document_bytes:
-            raise DocumentTooLarge(f"three-phase documents are limited to "
-                                   f"{self.max_document_bytes} bytes",
-                                   limit=self.max_document_bytes)
+        self.check_size(len(pdf))
         certs = _load_certificates(certificate)
-        return run_sync(self._apresign(pdf, certs, lvl, reason))
+        state_id = secrets.token_urlsafe(32)
+        slot = self._claim_slot(owner, state_id)
+        try:
+            return run_sync(self._apresign(pdf, certs, lvl, reason, owner, state_id, slot))
+        except BaseException:
+            self._state.delete(slot)
+            raise
 
     async def _apresign(self, pdf: bytes, certs: list[asn1_x509.Certificate], level: Level,
-                        reason: str | None) -> PreSigned:
+                        reason: str | None, owner: str, state_id: str, slot: str
+                        ) -> PreSigned:
         cert = certs[0]
         writer = pades.open_pdf(pdf, self._limits)
         existing = {name for name, *_ in fields.enumerate_sig_fields(writer.prev)}
@@ -144,8 +200,13 @@ class ThreePhaseSigner:
         meta = signers.PdfSignatureMetadata(field_name=field_name, md_algorithm="sha256",
                                             subfilter=fields.SigSeedSubFilter.PADES,
                                             reason=reason)
-        # B-T adds an unsigned timestamp at post-sign time: reserve room for it now.
-        reserve = 16_384 if level.timestamped else 8_192
+        # Room for the CMS: the certificates sent, the signature value and the signed
+        # attributes with slack; B-T adds an unsigned timestamp (with the TSA's own
+        # certificates) at post-sign time, so its room is reserved now.
+        reserve = sum(len(c.dump()) for c in certs) + 2 * key_bytes + 6_144
+        if level.timestamped:
+            reserve += 12_288
+        reserve = -(-reserve // 1024) * 1024
         prepared, _tbs, output = await signers.PdfSigner(meta, signer).async_digest_doc_for_signing(
             writer, bytes_reserved=reserve)
         signed_attrs = await signer.signed_attrs(
@@ -154,7 +215,6 @@ class ThreePhaseSigner:
             use_pades=True)
         tbs = signed_attrs.dump()
         output.seek(0)
-        state_id = secrets.token_urlsafe(32)
         self._state.put(_PREFIX + state_id, json.dumps({
             "pdf": base64.b64encode(output.read()).decode(),
             "digest": prepared.document_digest.hex(),
@@ -162,26 +222,39 @@ class ThreePhaseSigner:
             "end": prepared.reserved_region_end,
             "tbs": base64.b64encode(tbs).decode(),
             "level": level.value,
+            "slot": slot,
         }).encode(), ttl=self.ttl_seconds)
         return PreSigned(
-            token=f"{state_id}.{self._mac(state_id, cert, tbs)}",
+            token=f"{state_id}.{self._mac(state_id, owner, cert, tbs)}",
             data_to_sign=tbs, digest_algorithm="sha256",
             signature_algorithm="ecdsa-with-SHA256" if is_ec else "sha256WithRSAEncryption",
             expires_in=self.ttl_seconds)
 
-    def postsign_pdf(self, token: str, certificate: bytes, signature_value: bytes) -> bytes:
+    def postsign_pdf(self, token: str, certificate: bytes, signature_value: bytes, *,
+                     owner: str) -> bytes:
+        """Embed the device's signature; the token works once, for its owner and certificate.
+
+        The binding is checked before the state is consumed, so someone else holding the
+        token cannot spend it; a correctly bound completion consumes it whatever follows.
+        """
         certs = _load_certificates(certificate)
         cert = certs[0]
         state_id, sep, mac = token.partition(".")
-        if not sep or not state_id:
+        if not sep or not state_id or len(state_id) > 64:
             raise InvalidInput("malformed three-phase token", field="token")
-        raw = self._state.take(_PREFIX + state_id)
+        key = _PREFIX + state_id
+        raw = self._state.get(key)
         if raw is None:
             raise PresignExpired("no pending pre-signed document for this token")
+        tbs = base64.b64decode(json.loads(raw)["tbs"])
+        if not hmac.compare_digest(mac, self._mac(state_id, owner, cert, tbs)):
+            raise PresignBindingMismatch("the token was issued to another signer, session or "
+                                         "certificate")
+        raw = self._state.take(key)
+        if raw is None:
+            raise PresignExpired("the pre-signed document was completed meanwhile")
         state = json.loads(raw)
-        tbs = base64.b64decode(state["tbs"])
-        if not hmac.compare_digest(mac, self._mac(state_id, cert, tbs)):
-            raise PresignBindingMismatch("the token was issued for another certificate")
+        self._state.delete(str(state["slot"]))
         _verify(cert, tbs, signature_value)
         return run_sync(self._apostsign(state, certs, tbs, signature_value))
 

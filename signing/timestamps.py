@@ -1,8 +1,10 @@
 """The RFC 3161 client used for every timestamp eLocal obtains.
 
-It speaks plain RFC 3161 over HTTP to whichever TSA is configured: eLocal's own
-``/tsa`` endpoint or a municipality's external TSA. A TSA that cannot be reached,
-answers with an error, echoes the wrong nonce or stamps a different digest
+One client builds every request and checks every reply, whichever TSA answers: a
+municipality's external TSA over HTTP, or eLocal's own TSA, which the sealer calls
+in process (the same DER request and reply that ``POST /tsa`` carries, without a
+network round trip or the public endpoint's rate limit). A TSA that cannot be
+reached, answers with an error, echoes the wrong nonce or stamps a different digest
 raises ``TsaUnavailable``: a requested level is never silently downgraded.
 """
 
@@ -13,6 +15,7 @@ import concurrent.futures
 import hashlib
 import hmac
 import threading
+from collections.abc import Callable
 
 import httpx
 from asn1crypto import cms, tsp
@@ -26,31 +29,20 @@ TSQ = "application/timestamp-query"
 TSR = "application/timestamp-reply"
 
 
-class HttpTimeStamper(TimeStamper):
-    """pyHanko ``TimeStamper`` over a shared, pooled ``httpx.Client``."""
+class Rfc3161TimeStamper(TimeStamper):
+    """pyHanko ``TimeStamper`` that checks status, nonce and imprint of every reply.
 
-    def __init__(self, url: str, *, client: httpx.Client | None = None,
-                 timeout: float = 10.0) -> None:
+    Subclasses only carry the DER request to a TSA and its reply back.
+    """
+
+    #: Names the TSA in error messages and problem documents.
+    url: str
+
+    def __init__(self) -> None:
         super().__init__(include_nonce=True)
-        self.url = url
-        self._client = client or httpx.Client(timeout=timeout)
-        self._timeout = timeout
 
     def request_sync(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        try:
-            res = self._client.post(self.url, content=req.dump(), timeout=self._timeout,
-                                    headers={"Content-Type": TSQ, "Accept": TSR})
-        except httpx.HTTPError as exc:
-            raise TsaUnavailable(f"the TSA at {self.url} cannot be reached: {exc}",
-                                 tsa_url=self.url) from exc
-        if res.status_code != 200 or res.headers.get("content-type", "").split(";")[0] != TSR:
-            raise TsaUnavailable(f"the TSA at {self.url} answered HTTP {res.status_code}",
-                                 tsa_url=self.url)
-        try:
-            return tsp.TimeStampResp.load(res.content)
-        except ValueError as exc:
-            raise TsaUnavailable(f"the TSA at {self.url} sent a malformed reply",
-                                 tsa_url=self.url) from exc
+        raise NotImplementedError
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
         return await asyncio.to_thread(self.request_sync, req)
@@ -80,6 +72,48 @@ class HttpTimeStamper(TimeStamper):
 
     def timestamp_data(self, data: bytes, md_algorithm: str = "sha256") -> cms.ContentInfo:
         return self.timestamp_digest(hashlib.new(md_algorithm, data).digest(), md_algorithm)
+
+
+class HttpTimeStamper(Rfc3161TimeStamper):
+    """RFC 3161 over HTTP, on a shared, pooled ``httpx.Client``."""
+
+    def __init__(self, url: str, *, client: httpx.Client | None = None,
+                 timeout: float = 10.0) -> None:
+        super().__init__()
+        self.url = url
+        self._client = client or httpx.Client(timeout=timeout)
+        self._timeout = timeout
+
+    def request_sync(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        try:
+            res = self._client.post(self.url, content=req.dump(), timeout=self._timeout,
+                                    headers={"Content-Type": TSQ, "Accept": TSR})
+        except httpx.HTTPError as exc:
+            raise TsaUnavailable(f"the TSA at {self.url} cannot be reached: {exc}",
+                                 tsa_url=self.url) from exc
+        if res.status_code != 200 or res.headers.get("content-type", "").split(";")[0] != TSR:
+            raise TsaUnavailable(f"the TSA at {self.url} answered HTTP {res.status_code}",
+                                 tsa_url=self.url)
+        return _load_reply(res.content, self.url)
+
+
+class LocalTimeStamper(Rfc3161TimeStamper):
+    """eLocal's own TSA, called in process with the DER that ``POST /tsa`` would carry."""
+
+    def __init__(self, respond: Callable[[bytes], bytes], *, url: str = "local TSA") -> None:
+        super().__init__()
+        self.url = url
+        self._respond = respond
+
+    def request_sync(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        return _load_reply(self._respond(req.dump()), self.url)
+
+
+def _load_reply(der: bytes, url: str) -> tsp.TimeStampResp:
+    try:
+        return tsp.TimeStampResp.load(der)
+    except ValueError as exc:
+        raise TsaUnavailable(f"the TSA at {url} sent a malformed reply", tsa_url=url) from exc
 
 
 _LOOPS = threading.local()

@@ -33,7 +33,7 @@ from signing.keys import SealKey
 from signing.levels import Level, Packaging
 from signing.limits import SigningLimits
 from signing.policy import AGE_1_9, SignaturePolicy
-from signing.timestamps import HttpTimeStamper, run_sync
+from signing.timestamps import Rfc3161TimeStamper, run_sync
 from signing.xmlparse import parse_xml
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -83,7 +83,7 @@ def seal(
     packaging: Packaging,
     *,
     limits: SigningLimits,
-    timestamper: HttpTimeStamper | None,
+    timestamper: Rfc3161TimeStamper | None,
     validation_context: Callable[[], ValidationContext],
     age_policy: bool = False,
     description: str = "Documento sellado electrónicamente",
@@ -161,7 +161,7 @@ def signature_value_c14n(signature: etree._Element) -> bytes:
     return etree.tostring(value, method="c14n", exclusive=True, with_comments=False)
 
 
-def add_signature_timestamp(signature: etree._Element, timestamper: HttpTimeStamper) -> bytes:
+def add_signature_timestamp(signature: etree._Element, timestamper: Rfc3161TimeStamper) -> bytes:
     digest = hashlib.sha256(signature_value_c14n(signature)).digest()
     token = timestamper.timestamp_digest(digest, "sha256")
     der = token.dump()

@@ -7,7 +7,6 @@ cookie in a file readable only by you, for scripts that call the API afterwards.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from pathlib import Path
@@ -15,10 +14,10 @@ from pathlib import Path
 import httpx
 import typer
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from identity.client import LoginRefused, challenge_login
 from identity.sessions import SESSION_COOKIE
 
 
@@ -37,16 +36,6 @@ def _credentials(
     return certs[0], certs[1:], k
 
 
-def _sign(key: object, message: bytes) -> tuple[bytes, str]:
-    if isinstance(key, rsa.RSAPrivateKey):
-        return key.sign(message, padding.PKCS1v15(), hashes.SHA256()), "RS256"
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(message, ec.ECDSA(hashes.SHA256())), "ES256"
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return key.sign(message), "EdDSA"
-    raise typer.BadParameter("unsupported key type")
-
-
 def login(
     municipality: str = typer.Option(..., help="DIR3 code of the municipality"),
     server: str = typer.Option("http://127.0.0.1:8000", help="eLocal's base URL"),
@@ -60,34 +49,15 @@ def login(
 ) -> None:
     """Log in with a certificate by challenge–response and print the identity."""
     leaf, chain, private_key = _credentials(p12, cert, key, password)
-    pem = serialization.Encoding.PEM
     with httpx.Client(base_url=server.rstrip("/"), timeout=30) as client:
-        challenge = client.post("/login/challenge")
-        challenge.raise_for_status()
-        data = challenge.json()
-        signature, algorithm = _sign(private_key, data["message"].encode())
-        r = client.post(
-            "/login/challenge/response",
-            json={
-                "municipality": municipality,
-                "nonce": data["nonce"],
-                "algorithm": algorithm,
-                "signature": base64.b64encode(signature).decode(),
-                "certificate": leaf.public_bytes(pem).decode(),
-                "chain": [c.public_bytes(pem).decode() for c in chain],
-            },
-        )
-        if r.status_code != 200:
-            problem = r.json() if r.headers.get("content-type", "").endswith("json") else {}
-            typer.echo(
-                f"elocal: login refused: {problem.get('code', r.status_code)}: "
-                f"{problem.get('detail', r.text)}",
-                err=True,
-            )
-            raise typer.Exit(1)
-        sid = r.cookies.get(SESSION_COOKIE)
+        try:
+            result = challenge_login(client, municipality, leaf, private_key, chain)
+        except LoginRefused as exc:
+            typer.echo(f"elocal: login refused: {exc.code}: {exc.detail}", err=True)
+            raise typer.Exit(1) from None
+    sid = result.session_id
     if save is not None and sid:
         fd = os.open(save, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(f"{SESSION_COOKIE}={sid}\n")
-    typer.echo(json.dumps(r.json(), ensure_ascii=False, indent=2))
+    typer.echo(json.dumps(result.me, ensure_ascii=False, indent=2))

@@ -97,6 +97,26 @@ def inclusion(municipality: str, db: Db, index: Index, size: Size) -> dict[str, 
     return {"index": index, "size": size, "hashes": _b64(proof)}
 
 
+@router.get("/proofs/inclusion")
+def inclusions(municipality: str, db: Db, size: Size, start: Index = 0,
+               end: Annotated[int | None, Query(ge=0, le=2**53)] = None) -> dict[str, Any]:
+    """Audit paths of a page of leaves (at most ``MAX_LEAF_PAGE``) against tree ``size``."""
+    get_municipality(db, municipality)
+    stop = start + log.MAX_LEAF_PAGE if end is None else end
+    proofs = log.inclusion_proofs(db, municipality, start, stop, size)
+    return {"size": size, "proofs": [{"index": i, "hashes": _b64(p)} for i, p in proofs]}
+
+
+@router.get("/proofs/consistency")
+def consistencies(municipality: str, db: Db, second: Size, start: Size = 1,
+                  end: Annotated[int | None, Query(ge=1, le=2**53)] = None) -> dict[str, Any]:
+    """Consistency proofs from every size in [start, end) (one page) to size ``second``."""
+    get_municipality(db, municipality)
+    stop = start + log.MAX_LEAF_PAGE if end is None else end
+    proofs = log.consistency_proofs(db, municipality, start, stop, second)
+    return {"second": second, "proofs": [{"first": m, "hashes": _b64(p)} for m, p in proofs]}
+
+
 @router.get("/proof/consistency")
 def consistency(municipality: str, db: Db, first: Size, second: Size) -> dict[str, Any]:
     get_municipality(db, municipality)

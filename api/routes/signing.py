@@ -7,16 +7,24 @@
 
 Sealing results are produced into a temporary spool (memory, then disk above
 ``spool_threshold_bytes``) and sent only once complete; a failed request leaves
-nothing behind. Who may seal is decided by ``authorize_sealing`` alone.
+nothing behind. Who may seal is decided by ``authorize_sealing`` alone, the same in
+every environment: a registrar of the municipality in a login session, or that
+municipality's application with a client_credentials access token carrying the
+``seal`` scope. The TSA endpoints are public, rate-limited per client address.
+Three-phase signing needs a login session and the session owner's certificate.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import math
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO, Annotated
 
+from cryptography import x509
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
@@ -24,8 +32,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.context import Context
-from api.deps import get_context
-from infra.errors import Forbidden, InvalidInput, PayloadTooLarge
+from api.deps import CurrentPrincipal, OptionalPrincipal, bearer_token, get_context
+from api.routes.oidc import client_certificate
+from certs.pathvalidation import MalformedCertificate
+from identity import AMR_POP, SESSION_COOKIE, Principal
+from identity.clientcert import client_address
+from identity.oidc import ClientAccess
+from identity.oidc.errors import InsufficientScope, InvalidToken
+from infra.errors import ElocalError, Forbidden, InvalidInput, PayloadTooLarge, Unauthenticated
 from signing import DocumentTooLarge, Level, Stamp, UnsupportedOption
 from signing.timestamps import TSQ, TSR
 from signing.tsa import MAX_REQUEST_BYTES
@@ -42,19 +56,101 @@ class SealingNotAuthorized(Forbidden):
     title = "This caller may not use the municipality's seal"
 
 
-def authorize_sealing(request: Request) -> None:
-    """The single decision point for who may use a municipal seal over HTTP.
+#: The staff role that may apply the municipality's seal in person.
+REGISTRAR_ROLE = "registrar"
+#: The OAuth scope an application needs to apply its municipality's seal.
+SEAL_SCOPE = "seal"
 
-    Development deployments accept any caller, so that the demo and tests can seal;
-    production refuses until the identity policy (registrars, municipal apps) is
-    plugged in here. In-process callers (``Context.sealer``) are not affected.
+
+@dataclass(frozen=True)
+class SealingCaller:
+    """Who asks for a seal: a person in a login session or an application with a token."""
+
+    principal: Principal | None = None
+    app: ClientAccess | None = None
+
+
+def sealing_caller(request: Request, principal: OptionalPrincipal) -> SealingCaller:
+    """Authenticate the caller (401) before the request body is read.
+
+    A bearer token, when sent, is what counts: a bad token is refused even if a session
+    cookie rides along, so that a client never acts under an identity it did not choose.
     """
     ctx: Context = request.app.state.ctx
-    if ctx.settings.environment != "development":
-        raise SealingNotAuthorized("sealing over HTTP is not enabled for any caller yet")
+    token = bearer_token(request)
+    if token is not None:
+        try:
+            app = ctx.oidc.client_access(token, scope=SEAL_SCOPE,
+                                         certificate=client_certificate(request, ctx))
+        except InvalidToken as exc:
+            raise Unauthenticated(f"the access token is not valid: {exc.detail}") from None
+        except InsufficientScope as exc:
+            raise SealingNotAuthorized(exc.detail, required_scope=SEAL_SCOPE) from None
+        return SealingCaller(app=app)
+    if principal is None:
+        raise Unauthenticated("log in as a registrar of the municipality, or present an "
+                              f"access token with the {SEAL_SCOPE!r} scope")
+    return SealingCaller(principal=principal)
 
 
-SealAuthorized = Annotated[None, Depends(authorize_sealing)]
+def authorize_sealing(caller: SealingCaller, municipality_code: str) -> None:
+    """The single decision point for who may use a municipal seal over HTTP.
+
+    In-process callers (``Context.sealer``, the CLI) are not affected.
+    """
+    if caller.app is not None:
+        if caller.app.municipality_code != municipality_code:
+            raise SealingNotAuthorized("the application belongs to another municipality")
+        return
+    p = caller.principal
+    if p is None or p.municipality_code != municipality_code:
+        raise SealingNotAuthorized("the session is not of this municipality")
+    if p.capacity != "employee" or REGISTRAR_ROLE not in p.roles:
+        raise SealingNotAuthorized(f"only public employees with the {REGISTRAR_ROLE!r} role "
+                                   "may apply the seal", required_role=REGISTRAR_ROLE)
+
+
+SealCaller = Annotated[SealingCaller, Depends(sealing_caller)]
+
+
+class TooManyTimestampRequests(ElocalError):
+    code = "too_many_requests"
+    status = 429
+    title = "Too many timestamp requests from this address"
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    requests: int
+    window_seconds: int
+
+
+#: The public TSA endpoints: requests per client address and window (fixed window).
+TIMESTAMP_RATE_LIMIT = RateLimit(requests=120, window_seconds=60)
+
+
+def limit_timestamping(request: Request) -> None:
+    """Count this request against its client address; 429 with Retry-After beyond the limit.
+
+    The address is the TCP peer, or what a trusted proxy forwarded for (never a header
+    the client chose). Only a digest of it is stored.
+    """
+    ctx: Context = request.app.state.ctx
+    limit = TIMESTAMP_RATE_LIMIT
+    address = client_address(request.client.host if request.client else None,
+                             request.headers.get("x-forwarded-for"),
+                             ctx.settings.proxy_networks)
+    key = "ratelimit:tsa:" + hashlib.sha256(address.encode()).hexdigest()
+    count = ctx.state.incr(key, limit.window_seconds)
+    if count > limit.requests:
+        left = ctx.state.ttl(key)
+        raise TooManyTimestampRequests(
+            f"at most {limit.requests} timestamp requests per {limit.window_seconds} s",
+            limit=limit.requests, window_seconds=limit.window_seconds,
+            retry_after=max(1, math.ceil(left if left is not None else limit.window_seconds)))
+
+
+TimestampQuota = Annotated[None, Depends(limit_timestamping)]
 CtxDep = Annotated[Context, Depends(get_context)]
 
 
@@ -148,8 +244,9 @@ def _stamp(form: SealForm, name: str) -> Stamp | None:
 
 
 @router.post("/signing/seal", summary="Seal a PDF (PAdES) or XML (XAdES) document")
-async def seal(ctx: CtxDep, form: Form, _: SealAuthorized) -> Response:
+async def seal(ctx: CtxDep, caller: SealCaller, form: Form) -> Response:
     municipality = form.require("municipality")
+    authorize_sealing(caller, municipality)
     fmt = _format(form)
     level = Level.parse(form.get("level") or "B-B")
     sealer = ctx.sealer
@@ -175,8 +272,9 @@ async def seal(ctx: CtxDep, form: Form, _: SealAuthorized) -> Response:
 
 
 @router.post("/signing/extend", summary="Raise an eLocal seal to a higher level")
-async def extend(ctx: CtxDep, form: Form, _: SealAuthorized) -> Response:
+async def extend(ctx: CtxDep, caller: SealCaller, form: Form) -> Response:
     municipality = form.require("municipality")
+    authorize_sealing(caller, municipality)
     fmt = _format(form)
     level = Level.parse(form.require("level"))
     if fmt == "pades":
@@ -194,7 +292,7 @@ async def extend(ctx: CtxDep, form: Form, _: SealAuthorized) -> Response:
 
 
 @router.post("/signing/timestamp", summary="Timestamp a document (RFC 3161 reply)")
-async def timestamp(ctx: CtxDep, form: Form) -> Response:
+async def timestamp(ctx: CtxDep, _: TimestampQuota, form: Form) -> Response:
     from asn1crypto import cms, tsp
 
     data = form.read()
@@ -205,15 +303,64 @@ async def timestamp(ctx: CtxDep, form: Form) -> Response:
     return Response(reply.dump(), media_type=TSR)
 
 
+class CertificateNotYours(Forbidden):
+    code = "certificate_not_yours"
+    title = "The certificate is not the logged-in person's"
+
+
+def _owner(request: Request, principal: Principal) -> str:
+    """Who may complete a pre-signed document: this person, in this very session."""
+    sid = request.cookies.get(SESSION_COOKIE, "")
+    return (f"{principal.municipality_code}:{principal.subject}|"
+            f"{hashlib.sha256(sid.encode()).hexdigest()}")
+
+
+async def _signer_certificate(request: Request, ctx: Context, principal: Principal,
+                              value: str) -> bytes:
+    """The certificate (and chain) sent, once it is shown to be the session owner's.
+
+    It goes through the same validation as a login (trust store, revocation, profile)
+    for the session's municipality; a different person's certificate, or a home-made one
+    carrying the person's identifier, is refused.
+    """
+    raw = _cert_bytes(value)
+    try:
+        certs = (x509.load_pem_x509_certificates(raw) if b"-----BEGIN" in raw
+                 else [x509.load_der_x509_certificate(raw)])
+    except ValueError:
+        raise InvalidInput("the certificate cannot be read", field="certificate") from None
+    client = client_address(request.client.host if request.client else None,
+                            request.headers.get("x-forwarded-for"), ctx.settings.proxy_networks)
+    try:
+        holder = await ctx.certificate_login.authenticate(
+            ctx.transaction, principal.municipality_code, certs[:5], amr=AMR_POP,
+            client=client)
+    except MalformedCertificate:
+        raise InvalidInput("the certificate cannot be read", field="certificate") from None
+    except Unauthenticated as exc:
+        raise CertificateNotYours(f"the certificate was not accepted: {exc.detail}") from None
+    if holder.subject != principal.subject:
+        raise CertificateNotYours("the certificate names someone other than the person "
+                                  "logged in")
+    return raw
+
+
 @router.post("/signing/three-phase/pre", summary="Three-phase signing: prepare a PDF")
-async def presign(ctx: CtxDep, form: Form) -> dict[str, object]:
-    """Returns the bytes the citizen's device must sign (base64) and a single-use token."""
+async def presign(request: Request, ctx: CtxDep, principal: CurrentPrincipal,
+                  form: Form) -> dict[str, object]:
+    """Returns the bytes the citizen's device must sign (base64) and a single-use token.
+
+    The token can be completed only in this session and with this certificate.
+    """
     cert = form.fields.get("certificate")
     if not cert:
         raise InvalidInput("the form field 'certificate' (PEM or base64 DER) is required",
                            field="certificate")
-    pre = await run_in_threadpool(ctx.three_phase.presign_pdf, form.read(), _cert_bytes(cert),
-                                  form.get("level") or "B-B")
+    signer = ctx.three_phase
+    signer.check_size(form.upload.size if form.upload.size is not None else 0)
+    cert_bytes = await _signer_certificate(request, ctx, principal, cert)
+    pre = await run_in_threadpool(signer.presign_pdf, form.read(), cert_bytes,
+                                  form.get("level") or "B-B", owner=_owner(request, principal))
     return {"token": pre.token, "data_to_sign": base64.b64encode(pre.data_to_sign).decode(),
             "digest_algorithm": pre.digest_algorithm,
             "signature_algorithm": pre.signature_algorithm, "expires_in": pre.expires_in}
@@ -226,13 +373,15 @@ class PostSign(BaseModel):
 
 
 @router.post("/signing/three-phase/post", summary="Three-phase signing: complete a PDF")
-async def postsign(ctx: CtxDep, body: PostSign) -> Response:
+async def postsign(request: Request, ctx: CtxDep, principal: CurrentPrincipal,
+                   body: PostSign) -> Response:
     try:
         signature = base64.b64decode(body.signature, validate=True)
     except ValueError:
         raise InvalidInput("signature must be base64", field="signature") from None
     pdf = await run_in_threadpool(ctx.three_phase.postsign_pdf, body.token,
-                                  _cert_bytes(body.certificate), signature)
+                                  _cert_bytes(body.certificate), signature,
+                                  owner=_owner(request, principal))
     return Response(pdf, media_type="application/pdf")
 
 
@@ -247,7 +396,7 @@ def _cert_bytes(value: str) -> bytes:
 
 @router.post("/tsa", summary="RFC 3161 time-stamping authority",
              response_class=Response, responses={200: {"content": {TSR: {}}}})
-async def tsa(request: Request, ctx: CtxDep) -> Response:
+async def tsa(request: Request, ctx: CtxDep, _: TimestampQuota) -> Response:
     if request.headers.get("content-type", "").split(";")[0].strip() != TSQ:
         from starlette.exceptions import HTTPException
 

@@ -3,7 +3,9 @@
 Municipal web apps delegate login here and receive standard tokens: the person
 logs in with a certificate (``identity.login``), consents once per app, and the
 app gets an ID token with a pairwise ``sub`` per municipality, a JWT access token
-(RFC 9068) and a rotating refresh token.
+(RFC 9068) and a rotating refresh token. Confidential clients registered for a
+service scope (``seal``) can also act as themselves with client_credentials;
+resource servers check those tokens with ``Provider.client_access``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from identity.oidc.errors import OAuthError
 from identity.oidc.keys import SIGNING_ALGORITHMS, KeyRing, ensure_keys, list_keys, rotate
 from identity.oidc.models import OidcClient, OidcConsent, OidcSigningKey
 from identity.oidc.provider import (
+    ClientAccess,
     ConsentPage,
     ErrorPage,
     LogoutDone,
@@ -41,6 +44,7 @@ from infra.state import StateStore
 
 __all__ = [
     "SIGNING_ALGORITHMS",
+    "ClientAccess",
     "ClientCredentials",
     "ConsentPage",
     "ErrorPage",

@@ -20,7 +20,13 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "nif": ("nif",),
     "representation": ("representation",),
 }
-SUPPORTED_SCOPES: tuple[str, ...] = (*SCOPE_CLAIMS, "offline_access")
+#: Scopes that let an application act as itself (client_credentials), never on a person's
+#: behalf: they are granted only to confidential clients registered for them, and never
+#: through the authorization endpoint, where a person could be led to consent to them.
+SERVICE_SCOPES: tuple[str, ...] = ("seal",)
+SUPPORTED_SCOPES: tuple[str, ...] = (*SCOPE_CLAIMS, "offline_access", *SERVICE_SCOPES)
+#: What a registration gets when it names no scopes: the person-facing ones only.
+DEFAULT_CLIENT_SCOPES: tuple[str, ...] = (*SCOPE_CLAIMS, "offline_access")
 CLAIMS_SUPPORTED: tuple[str, ...] = (
     "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
     *(c for claims in SCOPE_CLAIMS.values() for c in claims),
@@ -38,6 +44,8 @@ SCOPE_DESCRIPTIONS: dict[str, tuple[str, str]] = {
                        "The entity you act for (name and CIF)"),
     "offline_access": ("Seguir accediendo a estos datos cuando no esté conectado",
                        "Keep access to this data while you are away"),
+    "seal": ("Aplicar el sello electrónico del ayuntamiento",
+             "Apply the town hall's electronic seal"),
 }
 
 #: eIDAS levels of assurance (Regulation 2015/1502) as ``acr`` values, lowest first.
@@ -78,7 +86,8 @@ def granted_scopes(requested: Iterable[str], allowed: Iterable[str]) -> list[str
     """Requested scopes the client may have, in request order; unknown scopes are ignored
     (OIDC Core §3.1.2.1)."""
     allowed_set = set(allowed)
-    return [s for s in dict.fromkeys(requested) if s in allowed_set and s in SUPPORTED_SCOPES]
+    return [s for s in dict.fromkeys(requested)
+            if s in allowed_set and s in SUPPORTED_SCOPES and s not in SERVICE_SCOPES]
 
 
 def person_claims(identity: Mapping[str, Any], capacity: str | None = None) -> dict[str, Any]:

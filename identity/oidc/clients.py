@@ -15,7 +15,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from identity.oidc.claims import SUPPORTED_SCOPES
+from identity.oidc.claims import DEFAULT_CLIENT_SCOPES, SERVICE_SCOPES, SUPPORTED_SCOPES
 from identity.oidc.keys import SIGNING_ALGORITHMS
 from identity.oidc.models import OidcClient, OidcConsent
 from infra import tenancy
@@ -106,11 +106,16 @@ def register_client(
     if method == "tls_client_auth" and not tls_certificate_thumbprint:
         raise InvalidInput("tls_client_auth needs the certificate's SHA-256 thumbprint",
                            field="tls_certificate_thumbprint")
-    granted = list(dict.fromkeys(scopes if scopes is not None else SUPPORTED_SCOPES))
+    granted = list(dict.fromkeys(scopes if scopes is not None else DEFAULT_CLIENT_SCOPES))
     unknown = [s for s in granted if s not in SUPPORTED_SCOPES]
     if unknown or "openid" not in granted:
         raise InvalidInput(f"scopes must include openid and come from {SUPPORTED_SCOPES}",
                            field="scopes", unknown=unknown)
+    service = [s for s in granted if s in SERVICE_SCOPES]
+    if service and public:
+        # A public client cannot authenticate, so it cannot be trusted to act as itself.
+        raise InvalidInput(f"{service} can only be granted to confidential clients",
+                           field="scopes")
     if subject_type not in SUBJECT_TYPES:
         raise InvalidInput("subject_type must be pairwise or public", field="subject_type")
     if id_token_signed_response_alg not in SIGNING_ALGORITHMS:

@@ -122,6 +122,15 @@ class LogoutDone:
 Outcome = Redirect | ErrorPage | ConsentPage
 
 
+@dataclass(frozen=True)
+class ClientAccess:
+    """A municipal application acting as itself, as a resource server sees it."""
+
+    client_id: str
+    municipality_code: str
+    scopes: tuple[str, ...]
+
+
 def _now() -> int:
     return int(time.time())
 
@@ -194,7 +203,8 @@ class Provider:
             "scopes_supported": list(claimlib.SUPPORTED_SCOPES),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": ["authorization_code", "refresh_token",
+                                      "client_credentials"],
             "subject_types_supported": ["pairwise", "public"],
             "id_token_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
             "token_endpoint_auth_methods_supported": [*auth_methods, "none"],
@@ -449,6 +459,8 @@ class Provider:
             return self._redeem_code(client, creds.form)
         if grant_type == "refresh_token":
             return self._refresh(client, creds.form)
+        if grant_type == "client_credentials":
+            return self._client_credentials(client, creds.form)
         if not grant_type:
             raise E.InvalidRequest("grant_type is required")
         raise E.UnsupportedGrantType(f"grant_type {grant_type!r} is not supported")
@@ -594,6 +606,62 @@ class Provider:
             "scope": " ".join(scopes),
         }
 
+    def _client_credentials(self, client: Mapping[str, Any],
+                            form: Mapping[str, str]) -> dict[str, Any]:
+        """RFC 6749 §4.4: an application acting as itself, for the service scopes only.
+
+        Only confidential clients qualify (a public client proves nothing about who it
+        is). No refresh token and no ID token: there is no person, and the client can
+        simply authenticate again. The access token's ``sub`` is the client id (RFC 9068
+        §2.2). Its grant lives exactly as long as the token, so revoking the grant or
+        removing the client ends it like any other.
+        """
+        if client["client_type"] != "confidential":
+            raise E.UnauthorizedClient("only confidential clients may use client_credentials")
+        allowed = [s for s in client["allowed_scopes"] if s in claimlib.SERVICE_SCOPES]
+        requested = form.get("scope")
+        if requested is None or not requested.strip():
+            scopes = allowed
+        else:
+            scopes = list(dict.fromkeys(requested.split()))
+            if not set(scopes) <= set(allowed):
+                raise E.InvalidScope("the client may request only "
+                                     f"{' '.join(allowed) or 'no scope'} with client_credentials")
+        if not scopes:
+            raise E.InvalidScope("the client is not registered for any client_credentials scope")
+        now = _now()
+        ttl = self.config.access_token_ttl
+        grant = {
+            "id": secrets.token_urlsafe(18),
+            "kind": "client_credentials",
+            "client_id": client["client_id"],
+            "municipality_code": client["municipality_code"],
+            "sub": client["client_id"],
+            "scopes": scopes,
+            "expires": now + ttl,
+        }
+        self.state.put(f"oidc:grant:{grant['id']}", json.dumps(grant).encode(), ttl)
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": client["client_id"],
+            "aud": self.issuer,
+            "client_id": client["client_id"],
+            "iat": now,
+            "exp": now + ttl,
+            "jti": new_jti(),
+            "scope": " ".join(scopes),
+            "gid": grant["id"],
+        }
+        if client.get("cnf"):
+            claims["cnf"] = client["cnf"]
+        alg = client.get("id_token_signed_response_alg", "RS256")
+        return {
+            "access_token": self.signer.sign(claims, alg, ACCESS_TOKEN_TYP),
+            "token_type": "Bearer",
+            "expires_in": ttl,
+            "scope": " ".join(scopes),
+        }
+
     def _grant(self, grant_id: str) -> dict[str, Any] | None:
         raw = self.state.get(f"oidc:grant:{grant_id}")
         return None if raw is None else dict(json.loads(raw))
@@ -630,6 +698,24 @@ class Provider:
         ):
             raise E.InvalidToken("the access token is bound to another certificate")
         return {**claims, "_grant": grant}
+
+    def client_access(self, token: str, *, scope: str,
+                      certificate: x509.Certificate | None = None) -> ClientAccess:
+        """For resource servers: the application behind a client_credentials access token.
+
+        The token must verify with eLocal's own keys and algorithms, name this issuer as
+        issuer and audience, be live (not expired, revoked or of a removed client), honour
+        its certificate binding, come from the client_credentials grant and carry ``scope``.
+        Raises ``InvalidToken`` (authentication failed) or ``InsufficientScope``.
+        """
+        claims = self.check_access_token(token, certificate=certificate)
+        grant = claims["_grant"]
+        scopes = tuple(str(claims.get("scope", "")).split())
+        if grant.get("kind") != "client_credentials" or scope not in scopes:
+            raise E.InsufficientScope(f"the access token does not grant {scope!r} to the "
+                                      "application itself", required_scope=scope)
+        return ClientAccess(client_id=str(grant["client_id"]),
+                            municipality_code=str(grant["municipality_code"]), scopes=scopes)
 
     def userinfo(self, token: str, *, certificate: x509.Certificate | None = None
                  ) -> dict[str, Any]:

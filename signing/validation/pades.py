@@ -38,6 +38,7 @@ from signing.validation.pdfdiff import compare_revisions
 from signing.validation.policies import PolicyStore
 from signing.validation.report import (
     Indication,
+    Message,
     PolicyInfo,
     ScopeItem,
     SignatureReport,
@@ -179,9 +180,7 @@ def _decode_limits(limits: ValidationLimits) -> DecodeLimits:
     )
 
 
-def _msg(code: str, detail: str) -> Any:
-    from signing.validation.report import Message
-
+def _msg(code: str, detail: str) -> Message:
     return Message(code, detail)
 
 
@@ -667,8 +666,9 @@ def _policy(signer_info: Any, policies: PolicyStore, sig: SignatureReport) -> Po
                 return PolicyInfo(identifier="implied")
             chosen = value_choice.chosen
             oid = chosen["sig_policy_id"].dotted
-            hash_alg = chosen["sig_policy_hash"]["hash_algorithm"]["algorithm"].native
-            value = bytes(chosen["sig_policy_hash"]["hash_value"].native)
+            # OtherHashAlgAndValue in the RFC; pyHanko models it as a DigestInfo.
+            hash_alg = chosen["sig_policy_hash"]["digest_algorithm"]["algorithm"].native
+            value = bytes(chosen["sig_policy_hash"]["digest"].native)
             return check_policy(oid, hash_alg, value, policies, sig)
     except Exception as exc:
         sig.warn(

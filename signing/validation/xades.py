@@ -492,6 +492,10 @@ async def _validate_one(
         if uri == "":
             sig.scope.append(ScopeItem("full_document", etree.QName(root).localname, "enveloped"))
         elif target is not None:
+            if _is_signature_metadata(target, sig_el):
+                # KeyInfo or SignatureProperties: signed, but they are not the signed data.
+                sig.scope.append(ScopeItem("signature_metadata", uri or "", _path(target)))
+                continue
             if any(a is sig_el for a in target.iterancestors()) or target is sig_el:
                 sig.scope.append(ScopeItem("signature_object", uri or "", _path(target)))
             else:
@@ -649,6 +653,18 @@ def _path(el: Any) -> str:
         parts.append(name)
         node = parent
     return "/" + "/".join(reversed(parts))
+
+
+def _is_signature_metadata(target: Any, sig_el: Any) -> bool:
+    """This signature's KeyInfo or SignatureProperties (or something inside them)."""
+    for node in (target, *target.iterancestors()):
+        if node is sig_el:
+            return False
+        if node.tag in (_ds("KeyInfo"), _ds("SignatureProperties")) and any(
+            a is sig_el for a in node.iterancestors()
+        ):
+            return True
+    return False
 
 
 def _weak_key(cert: asn1_x509.Certificate) -> str | None:

@@ -8,7 +8,6 @@ soft-fail tests need, and a reason for other tests to use a soft-fail municipali
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,14 +17,14 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from api.context import Context
 from certs import oids, qcstatements
-from identity.challenge import signed_message
 from infra import tenancy
 from tests.conftest import free_port
+from tests.logins import challenge_login, sign
 
 Key = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -257,45 +256,6 @@ def set_soft_fail(ctx: Context, code: str, soft: bool = True) -> None:
 def set_policy_allow_list(ctx: Context, code: str, policies: list[str]) -> None:
     with ctx.transaction() as s:
         tenancy.get_municipality(s, code).policy_allow_list = policies
-
-
-def sign(key: Key, message: bytes) -> bytes:
-    """What a challenge–response client does with its certificate's key."""
-    if isinstance(key, rsa.RSAPrivateKey):
-        return key.sign(message, padding.PKCS1v15(), hashes.SHA256())
-    return key.sign(message, ec.ECDSA(hashes.SHA256()))
-
-
-def challenge_login(
-    client: Any,
-    municipality: str,
-    cert_pem: bytes,
-    key: Key,
-    *,
-    chain: Iterable[bytes] = (),
-    nonce: str | None = None,
-    next_url: str | None = None,
-    **extra: Any,
-) -> Any:
-    """Run the challenge–response login over ``client`` (TestClient or httpx.Client)."""
-    if nonce is None:
-        ch = client.post("/login/challenge")
-        assert ch.status_code == 200, ch.text
-        nonce = ch.json()["nonce"]
-        message = ch.json()["message"].encode()
-    else:
-        message = signed_message(nonce)
-    body: dict[str, Any] = {
-        "municipality": municipality,
-        "nonce": nonce,
-        "signature": base64.b64encode(sign(key, message)).decode(),
-        "certificate": cert_pem.decode(),
-        "chain": [c.decode() for c in chain],
-    }
-    if next_url is not None:
-        body["next"] = next_url
-    body.update(extra)
-    return client.post("/login/challenge/response", json=body, follow_redirects=False)
 
 
 # --- eLocal's own listeners (as ``elocal serve`` runs them) --------------------------------

@@ -229,3 +229,37 @@ def test_checkpoints_are_time_stamped_once_per_interval(
         ctx.registry_log.checkpoint(s, demo_code)
         raise RuntimeError("the seal failed")
     assert len(client.get(f"/registry/{demo_code}/log/checkpoints").json()["checkpoints"]) == 6
+
+
+def test_an_oversized_leaf_is_refused_and_leaves_nothing(ctx: Context, demo_code: str) -> None:
+    with pytest.raises(ValueError, match="exceeds"), ctx.transaction() as s:
+        ctx.registry_log.append(s, demo_code, {"event": "registration",
+                                               "pad": "x" * registry_log.MAX_LEAF_BYTES})
+    with ctx.transaction() as s:
+        assert registry_log.tree_size(s, demo_code) == 0
+
+
+def test_batched_proofs_match_single_ones_and_are_bounded(
+    client: TestClient, ctx: Context, demo_code: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(7):
+        register(ctx, demo_code, OFFICE)
+    base = f"/registry/{demo_code}/log"
+    batch = client.get(f"{base}/proofs/inclusion", params={"size": 7}).json()["proofs"]
+    assert [p["index"] for p in batch] == list(range(7))
+    for p in batch:
+        single = client.get(f"{base}/proof/inclusion", params={"index": p["index"], "size": 7})
+        assert single.json()["hashes"] == p["hashes"]
+    batch = client.get(f"{base}/proofs/consistency", params={"second": 7}).json()["proofs"]
+    assert [p["first"] for p in batch] == list(range(1, 8))
+    for p in batch:
+        single = client.get(f"{base}/proof/consistency", params={"first": p["first"],
+                                                                  "second": 7})
+        assert single.json()["hashes"] == p["hashes"]
+    monkeypatch.setattr(registry_log, "MAX_LEAF_PAGE", 2)
+    page = client.get(f"{base}/proofs/inclusion", params={"size": 7, "start": 3}).json()
+    assert [p["index"] for p in page["proofs"]] == [3, 4]
+    page = client.get(f"{base}/proofs/consistency", params={"second": 7, "start": 5}).json()
+    assert [p["first"] for p in page["proofs"]] == [5, 6]
+    resp = client.get(f"{base}/proofs/inclusion", params={"size": 8})
+    assert resp.status_code == 422 and resp.json()["code"] == "log_index_out_of_range"

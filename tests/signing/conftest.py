@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from api.context import Context
 from bench.samples import make_pdf, make_xml
 from signing import Sealer
 from tests.conftest import require_tool
+from tests.logins import login_demo_person
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +28,16 @@ def small_xml() -> bytes:
 @pytest.fixture
 def sealer(ctx: Context) -> Sealer:
     return ctx.sealer
+
+
+@pytest.fixture
+def registrar(client: Any, ctx: Context, live: Any, demo_code: str) -> Any:
+    """The test client, logged in as the demo employee (a registrar of ``demo_code``).
+
+    ``live`` serves the OCSP/CRL URLs of the demo certificates that the login checks.
+    """
+    login_demo_person(client, ctx, "employee", demo_code)
+    return client
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from api.context import Context
 from signing import AGE_1_9, Level, Stamp, TsaUnavailable
 from signing.keys import to_asn1
 from tests.conftest import free_port, shared_path
+from tests.logins import login_demo_person
 from tests.signing.conftest import assert_pdfsig_valid, openssl_ts_verify, pdfsig
 
 
@@ -223,7 +224,7 @@ def _fonts(stream: object) -> list[object]:
     return found
 
 
-def test_tsa_down_fails_cleanly_without_downgrading(client, ctx: Context, demo_code: str,
+def test_tsa_down_fails_cleanly_without_downgrading(registrar, ctx: Context, demo_code: str,
                                                     one_page_pdf: bytes) -> None:
     with ctx.transaction() as s:
         from infra.tenancy import get_municipality
@@ -231,14 +232,14 @@ def test_tsa_down_fails_cleanly_without_downgrading(client, ctx: Context, demo_c
         get_municipality(s, demo_code).tsa_url = f"http://127.0.0.1:{free_port()}/tsa"
     with pytest.raises(TsaUnavailable):
         ctx.sealer.seal_pdf(demo_code, one_page_pdf, "B-T")
-    res = client.post("/signing/seal", data={"municipality": demo_code, "level": "B-T"},
-                      files={"document": ("a.pdf", one_page_pdf, "application/pdf")})
+    res = registrar.post("/signing/seal", data={"municipality": demo_code, "level": "B-T"},
+                         files={"document": ("a.pdf", one_page_pdf, "application/pdf")})
     assert res.status_code == 503
     assert res.headers["content-type"] == "application/problem+json"
     assert res.json()["code"] == "tsa_unavailable"
     # B-B needs no TSA and still works.
-    ok = client.post("/signing/seal", data={"municipality": demo_code, "level": "B-B"},
-                     files={"document": ("a.pdf", one_page_pdf, "application/pdf")})
+    ok = registrar.post("/signing/seal", data={"municipality": demo_code, "level": "B-B"},
+                        files={"document": ("a.pdf", one_page_pdf, "application/pdf")})
     assert ok.status_code == 200 and ok.content.startswith(b"%PDF")
 
 
@@ -246,8 +247,12 @@ def test_extend_b_b_to_b_lta_over_http(live, ctx: Context, demo_code: str, one_p
                                        nss_db: Path, tmp_path: Path) -> None:
     sealed = ctx.sealer.seal_pdf(demo_code, one_page_pdf, "B-B")
     with live.client() as http:
+        login_demo_person(http, ctx, "employee", demo_code)
         res = http.post("/signing/extend", data={"municipality": demo_code, "level": "B-LTA"},
                         files={"document": ("s.pdf", sealed, "application/pdf")})
+        # Someone else's PDF (no eLocal seal) cannot be extended.
+        other = http.post("/signing/extend", data={"municipality": demo_code, "level": "B-LT"},
+                          files={"document": ("o.pdf", one_page_pdf, "application/pdf")})
     assert res.status_code == 200, res.text
     reader = _reader(res.content)
     assert "/DSS" in reader.root
@@ -260,10 +265,7 @@ def test_extend_b_b_to_b_lta_over_http(live, ctx: Context, demo_code: str, one_p
                                                                                   ctx))
     assert status.intact and status.valid and status.trusted
 
-    # Someone else's PDF (no eLocal seal) cannot be extended.
-    res = live.client().post("/signing/extend", data={"municipality": demo_code, "level": "B-LT"},
-                             files={"document": ("o.pdf", one_page_pdf, "application/pdf")})
-    assert res.status_code == 422 and res.json()["code"] == "not_an_elocal_signature"
+    assert other.status_code == 422 and other.json()["code"] == "not_an_elocal_signature"
 
 
 def test_pkcs12_seal_and_keys_are_parsed_once(ctx: Context, demo_code: str,

@@ -122,13 +122,13 @@ def test_seal_with_a_key_inside_softhsm(ctx: Context, demo_code: str, token: dic
 
 
 def test_a_wrong_pin_is_a_clean_error(ctx: Context, demo_code: str, token: dict[str, str],
-                                      client, one_page_pdf: bytes) -> None:
+                                      registrar, one_page_pdf: bytes) -> None:
     with ctx.transaction() as s:
         muni = get_municipality(s, demo_code)
         muni.seal_key = (f"pkcs11:token=elocal-seals;object=villademo-seal"
                          f"?module-path={token['module']}&pin-value=0000")
         muni.seal_cert = str(ctx.pki.seal_paths(demo_code)[1])
-    res = client.post("/signing/seal", data={"municipality": demo_code},
-                      files={"document": ("a.pdf", one_page_pdf)})
+    res = registrar.post("/signing/seal", data={"municipality": demo_code},
+                         files={"document": ("a.pdf", one_page_pdf)})
     assert res.status_code == 503
     assert res.json()["code"] == "token_unavailable"

@@ -14,6 +14,7 @@ from asn1crypto import tsp
 from api.context import Context
 from signing import TsaUnavailable
 from signing.models import next_serial
+from signing.timestamps import HttpTimeStamper
 from signing.tsa import TimeStampRespStatus
 from tests.conftest import require_tool
 from tests.signing.conftest import openssl_ts_verify
@@ -149,12 +150,12 @@ def test_unreachable_tsa_fails_cleanly(ctx: Context, demo_code: str) -> None:
 
 
 def test_client_rejects_a_token_for_another_digest(live, ctx: Context) -> None:
-    stamper = ctx.sealer.timestamper()
+    stamper = HttpTimeStamper(ctx.sealer.own_tsa_url, client=httpx.Client())
     token = stamper.timestamp_digest(hashlib.sha256(b"a").digest())
     info = token["content"]["encap_content_info"]["content"].parsed
     assert info["message_imprint"]["hashed_message"].native == hashlib.sha256(b"a").digest()
     # A TSA that answers with someone else's token is treated as down, not trusted.
-    class Replaying(type(stamper)):  # type: ignore[misc]
+    class Replaying(HttpTimeStamper):
         def request_sync(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
             _, other = self.request_cms(hashlib.sha256(b"b").digest(), "sha256")
             other["nonce"] = req["nonce"]

@@ -21,6 +21,7 @@ from api.context import Context
 from signing import AGE_1_9
 from signing.keys import to_asn1
 from tests.conftest import require_tool, shared_path
+from tests.logins import login_demo_person
 from tests.signing.conftest import openssl_ts_verify
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -169,6 +170,7 @@ def test_extend_xml_b_b_to_b_lt_over_http(live, ctx: Context, demo_code: str, sm
                                           tmp_path: Path) -> None:
     signed = ctx.sealer.seal_xml(demo_code, small_xml, "B-B")
     with live.client() as http:
+        login_demo_person(http, ctx, "employee", demo_code)
         res = http.post("/signing/extend",
                         data={"municipality": demo_code, "level": "B-LT", "format": "xades"},
                         files={"document": ("s.xml", signed, "application/xml")})

@@ -63,3 +63,25 @@ def test_own_xades_seal_passes_at_its_level(
         )
         (sig,) = report["signatures"]
         assert sig["level"] == level, (offline, sig)
+
+
+@pytest.mark.parametrize("fmt", ["pades", "xades"])
+def test_own_age_policy_seal_is_recognised(
+    live: Any,
+    ctx: Any,
+    demo_code: str,
+    fmt: str,
+    policy_store: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AGE v1.9 signatures: identifier recognised, policy hash checked against the store."""
+    monkeypatch.setattr(ctx.validation, "policy_store", policy_store)
+    if fmt == "pades":
+        sealed = ctx.sealer.seal_pdf(demo_code, make_pdf(1), "B-B", age_policy=True)
+    else:
+        sealed = ctx.sealer.seal_xml(demo_code, make_xml(1024), "B-B", age_policy=True)
+    report = _validate(live, sealed, demo_code, offline=False, name=f"sealed.{fmt}")
+    assert report["indication"] == "TOTAL_PASSED", report["signatures"][0]["errors"]
+    policy = report["signatures"][0]["policy"]
+    assert policy["identifier"].endswith("2.16.724.1.3.1.1.2.1.9")
+    assert (policy["known_policy"], policy["hash_matches"]) == ("AGE v1.9", True)

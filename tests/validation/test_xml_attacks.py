@@ -131,3 +131,74 @@ def test_not_xml_nor_pdf(test_ca: SigningCa) -> None:
     report = _check(test_ca, b"\x89PNG\r\n")
     assert (report.indication, report.subindication) == ("TOTAL_FAILED", "FORMAT_FAILURE")
     assert "format_unknown" in _codes(report)
+
+
+class _UntypedSignedPropertiesSigner(XAdESSigner):
+    """Signs correctly, but references SignedProperties without the XAdES Type."""
+
+    def _add_reference_to_signed_info(self, sig_root: Any, node: Any, **attrs: Any) -> Any:
+        attrs.pop("Type", None)
+        return super()._add_reference_to_signed_info(sig_root, node, **attrs)
+
+
+def test_signed_properties_need_the_xades_type(test_ca: SigningCa) -> None:
+    signer = _UntypedSignedPropertiesSigner(
+        signature_algorithm=SignatureMethod.ECDSA_SHA256, digest_algorithm=DigestAlgorithm.SHA256
+    )
+    signed = etree.tostring(
+        signer.sign(etree.fromstring(DOC), key=test_ca.signer_key, cert=[test_ca.signer_cert])
+    )
+    report = _check(test_ca, signed)
+    assert (report.indication, report.subindication) == ("TOTAL_FAILED", "FORMAT_FAILURE")
+    assert "signed_properties_wrong_type" in _codes(report)
+
+
+def _manifest_doc(correct: bool) -> bytes:
+    import base64
+    import hashlib
+
+    root = etree.fromstring(DOC)
+    target = root.find("{urn:test}Resolucion")
+    digest = hashlib.sha256(etree.tostring(target, method="c14n", exclusive=True)).digest()
+    if not correct:
+        digest = hashlib.sha256(b"something else").digest()
+    manifest = etree.SubElement(root, f"{{{DS}}}Manifest", Id="man-1")
+    ref = etree.SubElement(manifest, f"{{{DS}}}Reference", URI="#res-1")
+    transforms = etree.SubElement(ref, f"{{{DS}}}Transforms")
+    etree.SubElement(
+        transforms, f"{{{DS}}}Transform", Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"
+    )
+    etree.SubElement(
+        ref, f"{{{DS}}}DigestMethod", Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"
+    )
+    etree.SubElement(ref, f"{{{DS}}}DigestValue").text = base64.b64encode(digest).decode()
+    return etree.tostring(root)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("correct", [True, False])
+def test_a_manifest_counts_only_through_its_verified_references(
+    test_ca: SigningCa, correct: bool
+) -> None:
+    signer = XAdESSigner(
+        signature_algorithm=SignatureMethod.ECDSA_SHA256, digest_algorithm=DigestAlgorithm.SHA256
+    )
+    signed = etree.tostring(
+        signer.sign(
+            etree.fromstring(_manifest_doc(correct)),
+            key=test_ca.signer_key,
+            cert=[test_ca.signer_cert],
+            reference_uri=["#man-1"],
+        )
+    )
+    report = _check(test_ca, signed)
+    sig = report.signatures[0]
+    if correct:
+        assert report.indication == "TOTAL_PASSED", sig.errors
+        assert "manifest" in {s.kind for s in sig.scope}
+    else:
+        assert (report.indication, report.subindication) == (
+            "INDETERMINATE",
+            "SIGNED_DATA_NOT_FOUND",
+        )
+        assert "manifest_reference_failed" in {w.code for w in sig.warnings}
+        assert not sig.intact
