@@ -25,9 +25,9 @@ from infra.db import transaction as _transaction
 from infra.state import StateStore, open_state_store
 from registry.attachments import AttachmentLimits
 from registry.checkpoint import load_or_create_key
-from registry.log import RegistryLog, random_serial, rfc3161_timestamper
+from registry.log import RegistryLog
 from registry.service import Registry
-from signing import Sealer, SigningLimits, TimeStampAuthority
+from signing import LocalTimeStamper, Sealer, SigningLimits, TimeStampAuthority
 from signing.models import next_serial
 from signing.threephase import ThreePhaseSigner, load_or_create_secret
 from signing.validation import PolicyStore, ValidationLimits, Validator, default_policy_dirs
@@ -63,11 +63,11 @@ class Context:
     def registry_log(self) -> RegistryLog:
         """The registry's Merkle log: its Ed25519 key is read (or created) once."""
         key = load_or_create_key(self.settings.data_dir / "registry" / "log-ed25519.pem")
-        # Checkpoints are time-stamped in process while the log head is locked, so this
-        # TSA instance takes random serials instead of a database counter round-trip.
-        tsa = TimeStampAuthority(self.pki.tsa, random_serial,
-                                 policy_oid=self.settings.tsa_policy_oid)
-        return RegistryLog(key, self.settings.public_url, rfc3161_timestamper(tsa.respond))
+        # Checkpoints are time-stamped after their transaction commits, by eLocal's own
+        # TSA in process (same client checks as every other timestamp).
+        stamper = LocalTimeStamper(lambda der: self.tsa.respond(der))
+        return RegistryLog(key, self.settings.public_url,
+                           lambda note: bytes(stamper.timestamp_data(note).dump()))
 
     @cached_property
     def login_sessions(self) -> SessionStore:

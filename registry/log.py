@@ -18,16 +18,13 @@ checkpoints are kept so that consistency between any two can be proven. An RFC
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import logging
-import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from asn1crypto import tsp
 from sqlalchemy import (
     BigInteger,
     Connection,
@@ -63,8 +60,6 @@ __all__ = [
     "Timestamper",
     "append",
     "lock",
-    "random_serial",
-    "rfc3161_timestamper",
 ]
 
 log = logging.getLogger("elocal.registry.log")
@@ -80,48 +75,6 @@ DEFAULT_TIMESTAMP_INTERVAL = 1.0
 
 #: Returns a DER RFC 3161 ``TimeStampToken`` over the given bytes (SHA-256 imprint).
 Timestamper = Callable[[bytes], bytes]
-
-
-class TimestampRefused(ElocalError):
-    code = "log_timestamp_refused"
-    status = 503
-    title = "The time-stamping authority refused to time-stamp the checkpoint"
-
-
-def rfc3161_timestamper(respond: Callable[[bytes], bytes]) -> Timestamper:
-    """A ``Timestamper`` over any RFC 3161 responder (``respond``: DER request → DER response).
-
-    In-process use (``TimeStampAuthority.respond``) keeps the TSA off the network and
-    out of other database transactions while the log head is locked.
-    """
-
-    def stamp(data: bytes) -> bytes:
-        nonce = secrets.randbits(63)
-        req = tsp.TimeStampReq({
-            "version": "v1",
-            "message_imprint": {"hash_algorithm": {"algorithm": "sha256"},
-                                "hashed_message": hashlib.sha256(data).digest()},
-            "nonce": nonce,
-            "cert_req": True,
-        })
-        resp = tsp.TimeStampResp.load(respond(req.dump()))
-        status = resp["status"]["status"].native
-        if status not in ("granted", "granted_with_mods"):
-            raise TimestampRefused(f"TSA answered {status}")
-        token = resp["time_stamp_token"]
-        info = token["content"]["encap_content_info"]["content"].parsed
-        if info["nonce"].native != nonce or (
-            info["message_imprint"]["hashed_message"].native != hashlib.sha256(data).digest()
-        ):
-            raise TimestampRefused("the TSA answered for another request")
-        return bytes(token.dump())
-
-    return stamp
-
-
-def random_serial() -> int:
-    """A 127-bit random TSA serial: unique without a database round-trip (RFC 3161 §2.4.2)."""
-    return secrets.randbits(127) | 1 << 126
 
 
 class LogHead(Base):
