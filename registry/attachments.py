@@ -10,14 +10,13 @@ Files are read from their spooled temporary files in chunks, never whole.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from infra.blobs import CHUNK, BlobStore
+from infra.blobs import BlobStore
 from registry.errors import (
     AttachmentTooLarge,
     AttachmentTypeRejected,
@@ -98,14 +97,6 @@ def accept(blobs: BlobStore, uploads: Sequence[Upload],
         digest = blobs.put_stream(upload.stream, limit=limits.max_file_bytes)
         stored.append(StoredAttachment(name=name, size=size, mime=mime, sha256=digest))
     return stored
-
-
-def digest_of(stream: BinaryIO) -> str:
-    stream.seek(0)
-    h = hashlib.sha256()
-    for chunk in iter(lambda: stream.read(CHUNK), b""):
-        h.update(chunk)
-    return h.hexdigest()
 
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')

@@ -12,10 +12,10 @@ Leaves are plain JSON-able dicts; the log serialises them canonically (RFC 8785)
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 
+from registry import jcs
 from registry.models import ANNULMENT, RegistryEntry, RegistryEvent
 
 LEAF_VERSION = 1
@@ -27,15 +27,8 @@ def instant(value: datetime) -> str:
 
 
 def canonical(value: Any) -> bytes:
-    """Canonical JSON bytes (RFC 8785 for the strings, integers and lists used here)."""
-    try:
-        from registry import jcs  # the log's canonicaliser, when present
-
-        return jcs.canonicalize(value)  # type: ignore[no-any-return,attr-defined]
-    except (ImportError, AttributeError):
-        return json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode()
+    """RFC 8785 canonical JSON bytes, as the log hashes them."""
+    return jcs.canonicalize(value)
 
 
 def sha256_hex(value: Any) -> str:

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from identity.sessions import Principal
 from infra.blobs import BlobStore
 from infra.db import utcnow
-from infra.tenancy import Municipality, Office, Unit, get_municipality
+from infra.tenancy import Municipality, Office, get_municipality
 from registry import actors, leaves
 from registry import log as registry_log
 from registry.attachments import AttachmentLimits, StoredAttachment, Upload, accept
@@ -637,8 +637,3 @@ class Registry:
     def official_time(self, municipality_code: str) -> dict[str, Any]:
         with self.sessions() as s:
             return official_time(s, municipality_code, current_instant(s, self.clock))
-
-    def unit_exists(self, municipality_code: str, code: str) -> bool:
-        with self.sessions() as s:
-            return s.scalar(select(Unit.id).where(Unit.municipality_code == municipality_code,
-                                                  Unit.code == code)) is not None

@@ -28,7 +28,7 @@ from identity.sessions import Principal
 from infra.errors import PayloadTooLarge, Unauthenticated
 from registry.attachments import Upload
 from registry.errors import InvalidSubmission
-from registry.leaves import instant
+from registry.leaves import entry_content, instant
 from registry.models import ENTRY, EXIT, RegistryEntry
 from registry.service import SearchFilters, Submission
 
@@ -79,28 +79,12 @@ Caller = Annotated[Principal, Depends(registry_principal)]
 def entry_view(ctx: Context, entry: RegistryEntry) -> dict[str, Any]:
     """An entry as its holder (party or registrar) sees it."""
     base = f"/registry/{entry.municipality_code}/entries/{entry.id}"
+    view = entry_content(entry)
+    # The API names the displayed number "number" and the bare counter "sequence".
+    view["sequence"] = view.pop("number")
+    view["number"] = view.pop("display_number")
     return {
-        "id": entry.id,
-        "municipality": entry.municipality_code,
-        "office": entry.office_code,
-        "kind": entry.kind,
-        "number": entry.display_number,
-        "year": entry.year,
-        "sequence": entry.number,
-        "registered_at": instant(entry.registered_at),
-        "effective_at": instant(entry.effective_at),
-        "presenter": entry.presenter,
-        "registrar": entry.registrar,
-        "interested": entry.interested,
-        "epigrafe": entry.epigrafe,
-        "subject": entry.subject,
-        "destination_unit": entry.destination_unit,
-        "origin_unit": entry.origin_unit,
-        "sia_code": entry.sia_code,
-        "expediente": entry.expediente,
-        "expone": entry.expone,
-        "solicita": entry.solicita,
-        "rectifies": entry.rectifies_id,
+        **view,
         "annulled": entry.annulled,
         "attachments": [
             {"position": a.position + 1, "name": a.name, "size": a.size, "mime": a.mime,

@@ -68,7 +68,6 @@ class TrustSettings:
     ) -> ValidationContext:
         """A fresh certvalidator context at ``moment`` (default: the validation time)."""
         at = moment or self.validation_time
-        past = at < self.validation_time
         kwargs: dict[str, Any] = {}
         if not self.offline:
             kwargs["fetcher_backend"] = RequestsFetcherBackend(
@@ -82,9 +81,10 @@ class TrustSettings:
             ocsps=parsable(ocsps),
             crls=parsable(crls),
             revocation_mode="hard-fail",
-            # Revocation data issued after a past moment still tells whether the
-            # certificate was revoked *at* that moment (it carries the revocation date).
-            retroactive_revinfo=past,
+            # Revocation data issued after the moment still tells whether the certificate
+            # was revoked *at* that moment (it carries the revocation date). Data fetched
+            # during this validation is always a little newer than the moment itself.
+            retroactive_revinfo=True,
             **kwargs,
         )
 
