@@ -11,9 +11,9 @@ from api.commands import clients as clients_cmd
 from api.commands import db as db_cmd
 from api.commands import login as login_cmd
 from api.commands import municipalities as muni_cmd
+from api.commands import oidc as oidc_cmd
 from api.commands import pki as pki_cmd
 from api.commands import registry as registry_cmd
-from api.commands import oidc as oidc_cmd
 from api.commands import serve as serve_cmd
 from api.commands import sign as sign_cmd
 from api.commands import staff as staff_cmd

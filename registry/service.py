@@ -333,6 +333,9 @@ class Registry:
             return presenter, registrar, interested
         if kind == EXIT:
             raise NotAllowed("only a registrar or an authorised municipal app registers exits")
+        if actors.is_app(principal):
+            raise NotAllowed("an application acting as itself registers exits only; entries "
+                             "are filed by people, or by an application on a person's behalf")
         if principal.capacity not in (actors.CITIZEN, actors.REPRESENTATIVE):
             raise NotAllowed("only a registrar can register an entry for someone else")
         if submission.presenter is not None or submission.interested:
@@ -499,7 +502,10 @@ class Registry:
     @staticmethod
     def _keys(principal: Principal, presenter: dict[str, Any], interested: list[dict[str, Any]],
               registrar: dict[str, Any] | None) -> set[str]:
-        keys = {f"sub:{principal.subject}"} if registrar is None else set()
+        # A person finds what they filed; an application, what it registered; a registrar
+        # acting for someone else is not a party to it.
+        keys = ({f"sub:{principal.subject}"}
+                if registrar is None or actors.is_app(principal) else set())
         for p in [presenter, *interested]:
             if p.get("id_number"):
                 keys.add(f"id:{p['id_number']}")

@@ -24,7 +24,10 @@ def add(
         None, help="client_secret_basic (default), client_secret_post, private_key_jwt, "
                    "tls_client_auth"),
     post_logout_redirect_uri: list[str] = typer.Option([], help="Exact URI (repeatable)"),
-    scope: list[str] = typer.Option([], help="Allowed scope (repeatable; default: all)"),
+    scope: list[str] = typer.Option(
+        [], help="Allowed scope (repeatable; default: openid profile email nif "
+                 "representation offline_access). 'registry' lets the app act on the "
+                 "registry for a person; 'seal' and 'registry:exits' let it act as itself"),
     subject_type: str = typer.Option("pairwise", help="pairwise or public"),
     jwks_file: Path | None = typer.Option(None, help="Public JWKS for private_key_jwt"),
     tls_thumbprint: str | None = typer.Option(

@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
-from api.routes import health, identity, municipalities, oidc, pki, registry, registry_log, signing, validation
+from api.routes import (
+    health,
+    identity,
+    municipalities,
+    oidc,
+    pki,
+    registry,
+    registry_log,
+    signing,
+    validation,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,

@@ -2,8 +2,9 @@
 
 Submissions are ``multipart/form-data`` with a JSON part ``entry`` and any number
 of ``attachments`` file parts. The caller is the session's principal, or the
-principal behind an OIDC access token (``Authorization: Bearer``) carrying the
-``registry`` scope. Everything under ``/registry/{municipality}`` is private to
+principal behind an OIDC access token (``Authorization: Bearer``): a person's,
+delegated with the ``registry`` scope, or a municipal application's own, with
+``registry:exits``. Everything under ``/registry/{municipality}`` is private to
 that municipality; ``/registry/receipts/{code}`` is public (see ``receipt_view``).
 """
 
@@ -22,10 +23,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.datastructures import UploadFile
 
 from api.context import Context
-from api.deps import Ctx, current_principal
+from api.deps import Ctx, bearer_token, current_principal
+from api.routes.oidc import client_certificate
 from identity.oidc.errors import InsufficientScope
 from identity.sessions import Principal
 from infra.errors import PayloadTooLarge, Unauthenticated
+from registry.actors import APPLICATION
 from registry.attachments import Upload
 from registry.errors import InvalidSubmission
 from registry.leaves import entry_content, instant
@@ -34,8 +37,10 @@ from registry.service import SearchFilters, Submission
 
 router = APIRouter(prefix="/registry", tags=["registry"])
 
-#: The OAuth scope an access token needs to act on the registry.
+#: The scope a person grants an application to use the registry on their behalf.
 REGISTRY_SCOPE = "registry"
+#: The scope of a municipal application that registers exits as itself.
+EXITS_SCOPE = "registry:exits"
 #: Threads that run registrations in one worker (see ``_registration_threads``).
 REGISTRATION_THREADS = 8
 T = TypeVar("T")
@@ -43,22 +48,29 @@ T = TypeVar("T")
 _FORM_OVERHEAD = 1024 * 1024
 
 
-def _bearer_principal(ctx: Context, request: Request) -> Principal | None:
-    auth = request.headers.get("authorization", "")
-    if not auth.lower().startswith("bearer "):
-        return None
-    token = auth[7:].strip()
-    claims = ctx.oidc.check_access_token(token)
-    if REGISTRY_SCOPE not in str(claims.get("scope", "")).split():
-        raise InsufficientScope("the access token lacks the registry scope",
-                                required_scope=REGISTRY_SCOPE)
-    grant = claims["_grant"]
-    identity = dict(grant.get("identity") or {})
-    capacity = "representative" if identity.get("entity_cif") else "citizen"
+def _token_principal(ctx: Context, request: Request, token: str) -> Principal:
+    """The principal an access token stands for on the registry.
+
+    An application acting for a person (authorization-code token with ``registry``)
+    acts as that person, never with their roles; an application acting as itself
+    (client_credentials with ``registry:exits``) is an ``application`` principal, which
+    the registry lets register exits and read what it registered.
+    """
+    # A bad token is a 401 ``invalid_token`` (RFC 6750), never a fall back to the session.
+    access = ctx.oidc.access(token, certificate=client_certificate(request, ctx))
+    if access.person is not None:
+        if REGISTRY_SCOPE not in access.scopes:
+            raise InsufficientScope("the access token lacks the registry scope",
+                                    required_scope=REGISTRY_SCOPE)
+        return access.person
+    if EXITS_SCOPE not in access.scopes:
+        raise InsufficientScope(f"the application's token lacks the {EXITS_SCOPE} scope",
+                                required_scope=EXITS_SCOPE)
     return Principal(
-        subject=str(grant["subject"]), capacity=capacity, identity=identity,
-        loa=str(grant.get("loa", "")), roles=(), municipality_code=str(grant["municipality_code"]),
-        amr=tuple(grant.get("amr") or ()), auth_time=int(grant.get("auth_time") or 0),
+        subject=f"app:{access.client_id}", capacity=APPLICATION,
+        identity={"name": access.client_name or access.client_id,
+                  "client_id": access.client_id},
+        loa="", roles=(), municipality_code=access.municipality_code, amr=(), auth_time=0,
     )
 
 
@@ -66,11 +78,13 @@ def registry_principal(
     request: Request, ctx: Ctx,
     session: Annotated[Principal | None, Depends(current_principal)],
 ) -> Principal:
-    """The caller: a bearer token with the registry scope, else the login session."""
-    principal = _bearer_principal(ctx, request) or session
-    if principal is None:
+    """The caller: a bearer token when one is sent (then only it counts), else the session."""
+    token = bearer_token(request)
+    if token is not None:
+        return _token_principal(ctx, request, token)
+    if session is None:
         raise Unauthenticated("log in, or present an access token with the registry scope")
-    return principal
+    return session
 
 
 Caller = Annotated[Principal, Depends(registry_principal)]

@@ -20,12 +20,18 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "nif": ("nif",),
     "representation": ("representation",),
 }
+#: Scopes a person delegates to an application, which then acts on their behalf at an
+#: eLocal API (``registry``: file submissions and read their entries). They release no
+#: claims, are consented to like any other and are granted only to clients registered
+#: for them.
+DELEGATED_SCOPES: tuple[str, ...] = ("registry",)
 #: Scopes that let an application act as itself (client_credentials), never on a person's
 #: behalf: they are granted only to confidential clients registered for them, and never
 #: through the authorization endpoint, where a person could be led to consent to them.
-SERVICE_SCOPES: tuple[str, ...] = ("seal",)
-SUPPORTED_SCOPES: tuple[str, ...] = (*SCOPE_CLAIMS, "offline_access", *SERVICE_SCOPES)
-#: What a registration gets when it names no scopes: the person-facing ones only.
+SERVICE_SCOPES: tuple[str, ...] = ("seal", "registry:exits")
+SUPPORTED_SCOPES: tuple[str, ...] = (*SCOPE_CLAIMS, "offline_access", *DELEGATED_SCOPES,
+                                     *SERVICE_SCOPES)
+#: What a registration gets when it names no scopes: the person-facing claims only.
 DEFAULT_CLIENT_SCOPES: tuple[str, ...] = (*SCOPE_CLAIMS, "offline_access")
 CLAIMS_SUPPORTED: tuple[str, ...] = (
     "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
@@ -44,8 +50,14 @@ SCOPE_DESCRIPTIONS: dict[str, tuple[str, str]] = {
                        "The entity you act for (name and CIF)"),
     "offline_access": ("Seguir accediendo a estos datos cuando no esté conectado",
                        "Keep access to this data while you are away"),
+    "registry": ("Presentar escritos en el registro electrónico en su nombre y consultar "
+                 "sus asientos",
+                 "File submissions in the electronic registry on your behalf and read "
+                 "your entries"),
     "seal": ("Aplicar el sello electrónico del ayuntamiento",
              "Apply the town hall's electronic seal"),
+    "registry:exits": ("Registrar salidas del ayuntamiento",
+                       "Register the town hall's outgoing documents"),
 }
 
 #: eIDAS levels of assurance (Regulation 2015/1502) as ``acr`` values, lowest first.

@@ -124,11 +124,17 @@ Outcome = Redirect | ErrorPage | ConsentPage
 
 @dataclass(frozen=True)
 class ClientAccess:
-    """A municipal application acting as itself, as a resource server sees it."""
+    """A municipal application holding an access token, as a resource server sees it.
+
+    ``person`` is who the application acts for (a token from the authorization-code
+    flow); it is None when the application acts as itself (client_credentials).
+    """
 
     client_id: str
     municipality_code: str
     scopes: tuple[str, ...]
+    client_name: str = ""
+    person: Principal | None = None
 
 
 def _now() -> int:
@@ -689,33 +695,78 @@ class Provider:
         if grant is None or grant["client_id"] != claims.get("client_id"):
             raise E.InvalidToken("the access token was revoked")
         with self.db() as s:
-            if find_client(s, grant["client_id"]) is None:
+            client = find_client(s, grant["client_id"])
+            if client is None:
                 raise E.InvalidToken("the client no longer exists")
+            client_name = client.name
         bound = (claims.get("cnf") or {}).get("x5t#S256")
         if enforce_binding and bound is not None and (
             certificate is None
             or not hmac.compare_digest(certificate_thumbprint(certificate), str(bound))
         ):
             raise E.InvalidToken("the access token is bound to another certificate")
-        return {**claims, "_grant": grant}
+        return {**claims, "_grant": grant, "_client_name": client_name}
+
+    def access(self, token: str, *, certificate: x509.Certificate | None = None
+               ) -> ClientAccess:
+        """For resource servers: the application behind a live access token, and the
+        person it acts for, if any.
+
+        The token must verify with eLocal's own keys and algorithms, name this issuer as
+        issuer and audience, be live (not expired, revoked or of a removed client) and
+        honour its certificate binding; otherwise ``InvalidToken``. The resource server
+        then decides by ``scopes`` and ``person``.
+        """
+        claims = self.check_access_token(token, certificate=certificate)
+        grant = claims["_grant"]
+        access = ClientAccess(client_id=str(grant["client_id"]),
+                              municipality_code=str(grant["municipality_code"]),
+                              scopes=tuple(str(claims.get("scope", "")).split()),
+                              client_name=str(claims["_client_name"]))
+        if grant.get("kind") == "client_credentials":
+            return access
+        identity = dict(grant.get("identity") or {})
+        capacity = str(grant.get("capacity") or "citizen")
+        if capacity not in ("citizen", "representative"):
+            # A civil servant's token carries none of their office's powers: through an
+            # application they act for themselves, never for their administration.
+            capacity = "citizen"
+            identity = {k: v for k, v in identity.items()
+                        if k not in ("entity_cif", "entity_name")}
+        person = Principal(
+            subject=str(grant["subject"]), capacity=capacity, identity=identity,
+            loa=str(grant.get("loa") or ""), roles=(),
+            municipality_code=access.municipality_code,
+            amr=tuple(grant.get("amr") or ()), auth_time=int(grant.get("auth_time") or 0),
+        )
+        return ClientAccess(**{**access.__dict__, "person": person})
 
     def client_access(self, token: str, *, scope: str,
                       certificate: x509.Certificate | None = None) -> ClientAccess:
         """For resource servers: the application behind a client_credentials access token.
 
-        The token must verify with eLocal's own keys and algorithms, name this issuer as
-        issuer and audience, be live (not expired, revoked or of a removed client), honour
-        its certificate binding, come from the client_credentials grant and carry ``scope``.
-        Raises ``InvalidToken`` (authentication failed) or ``InsufficientScope``.
+        As ``access``, and the token must also come from the client_credentials grant
+        and carry ``scope``; otherwise ``InsufficientScope``.
         """
-        claims = self.check_access_token(token, certificate=certificate)
-        grant = claims["_grant"]
-        scopes = tuple(str(claims.get("scope", "")).split())
-        if grant.get("kind") != "client_credentials" or scope not in scopes:
+        access = self.access(token, certificate=certificate)
+        if access.person is not None or scope not in access.scopes:
             raise E.InsufficientScope(f"the access token does not grant {scope!r} to the "
                                       "application itself", required_scope=scope)
-        return ClientAccess(client_id=str(grant["client_id"]),
-                            municipality_code=str(grant["municipality_code"]), scopes=scopes)
+        return access
+
+    def delegated_access(self, token: str, *, scope: str,
+                         certificate: x509.Certificate | None = None) -> ClientAccess:
+        """For resource servers: an application acting for a person who granted ``scope``.
+
+        As ``access``; a client_credentials token, or one without ``scope``, raises
+        ``InsufficientScope``. The person never carries roles: whatever a civil servant
+        may do in a login session, an application does not inherit.
+        """
+        access = self.access(token, certificate=certificate)
+        if access.person is None or scope not in access.scopes:
+            raise E.InsufficientScope(f"the access token does not grant {scope!r} on a "
+                                      "person's behalf", required_scope=scope)
+        return access
 
     def userinfo(self, token: str, *, certificate: x509.Certificate | None = None
                  ) -> dict[str, Any]:
