@@ -2,7 +2,8 @@
 
 ``Registry`` registers entries and exits with gapless numbering, official time and
 sealed receipts, rectifies and annuls them, and answers queries; ``registry.log``
-keeps the tamper-evident Merkle log every registry event is appended to.
+keeps the tamper-evident Merkle log every registry event is appended to;
+``registry.interchange`` renders entries as SICRES 3.0 and receipts as ENI documents.
 """
 
 from registry.attachments import AttachmentLimits, StoredAttachment, Upload
@@ -18,11 +19,13 @@ from registry.errors import (
     InvalidSiaCode,
     InvalidSubmission,
     NotAllowed,
+    NotExchangeable,
     ReceiptNotFound,
     TooManyAttachments,
     UnknownOffice,
     UnknownUnit,
 )
+from registry.interchange import ENI, SICRES3, Export
 from registry.log import RegistryLog, SignedCheckpoint
 from registry.models import (
     ENTRY,
@@ -37,8 +40,10 @@ from registry.officialtime import effective_instant, official_time
 from registry.service import Registered, Registry, SearchFilters, Submission
 
 __all__ = [
+    "ENI",
     "ENTRY",
     "EXIT",
+    "SICRES3",
     "AlreadyAnnulled",
     "AttachmentLimits",
     "AttachmentTooLarge",
@@ -48,10 +53,12 @@ __all__ = [
     "Auditor",
     "EntryNotFound",
     "EntryTooLarge",
+    "Export",
     "Finding",
     "InvalidSiaCode",
     "InvalidSubmission",
     "NotAllowed",
+    "NotExchangeable",
     "ReceiptNotFound",
     "Registered",
     "Registry",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from infra.errors import ElocalError, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 
 
 class EntryNotFound(NotFound):
@@ -70,3 +70,20 @@ class AlreadyAnnulled(InvalidInput):
     code = "registry_entry_annulled"
     status = 409
     title = "The entry is already annulled"
+
+
+class NotExchangeable(InvalidInput):
+    code = "registry_not_exchangeable"
+    title = "The entry does not fit the interchange format"
+
+
+class StoredDocumentCorrupted(ElocalError):
+    """A stored document no longer has the digest the registry recorded for it.
+
+    The server's fault, never the client's: the blob store was altered behind the
+    registry's back, and nothing that states the recorded digest may be produced.
+    """
+
+    code = "registry_document_corrupted"
+    status = 500
+    title = "A stored document does not match its recorded digest"

@@ -49,6 +49,7 @@ from registry.errors import (
     UnknownOffice,
     UnknownUnit,
 )
+from registry.interchange import Export, Facts, render
 from registry.models import (
     ANNULMENT,
     ENTRY,
@@ -569,6 +570,20 @@ class Registry:
                 # Same answer as a missing entry: ids of others' entries are not confirmed.
                 raise EntryNotFound(f"no entry {entry_id!r} in {municipality_code}")
             return entry
+
+    def interchange(self, principal: Principal, municipality_code: str, entry_id: str,
+                    fmt: str) -> Export:
+        """The entry as SICRES 3.0 (``sicres3``) or its receipt as ENI (``eni``), for
+        whoever may open the entry (see ``registry.interchange``)."""
+        entry = self.get(principal, municipality_code, entry_id)
+        with self.sessions() as s:
+            muni = get_municipality(s, municipality_code)
+            office = s.get(Office, entry.office_code)
+            keeper = Facts(municipality_code=muni.code, municipality_name=muni.name,
+                           office_code=entry.office_code,
+                           office_name=office.name if office else "",
+                           unit_names={u.code: u.name for u in muni.units})
+        return render(fmt, entry, keeper, self.blobs)
 
     def history(self, principal: Principal, municipality_code: str, entry_id: str
                 ) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from functools import partial
 from typing import Annotated, Any, TypeVar
@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 import anyio.to_thread
 from anyio import CapacityLimiter
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile
 
 from api.context import Context
@@ -31,6 +32,7 @@ from infra.errors import PayloadTooLarge, Unauthenticated
 from registry.actors import APPLICATION
 from registry.attachments import Upload
 from registry.errors import InvalidSubmission
+from registry.interchange import ENI, SICRES3, Export
 from registry.leaves import entry_content, instant
 from registry.models import ENTRY, EXIT, RegistryEntry
 from registry.service import SearchFilters, Submission
@@ -110,11 +112,13 @@ def entry_view(ctx: Context, entry: RegistryEntry) -> dict[str, Any]:
             "verification_url": ctx.registry.verification_url(entry.verification_code),
             "pdf": f"{base}/receipt.pdf",
             "xml": f"{base}/receipt.xml",
+            "eni": f"{base}/receipt.eni.xml",
             "pdf_sha256": entry.receipt_pdf_sha256,
             "xml_sha256": entry.receipt_xml_sha256,
             "leaf_index": entry.leaf_index,
         },
         "history": f"{base}/history",
+        "sicres3": f"{base}/sicres3.xml",
     }
 
 
@@ -329,6 +333,29 @@ def receipt_xml(municipality: str, entry_id: str, ctx: Ctx, caller: Caller) -> R
     entry = ctx.registry.get(caller, municipality, entry_id)
     return _blob(ctx, entry.receipt_xml_sha256, "application/xml",
                  f"justificante-{entry.verification_code}.xml")
+
+
+@router.get("/{municipality}/entries/{entry_id}/sicres3.xml")
+def sicres3(municipality: str, entry_id: str, ctx: Ctx, caller: Caller) -> Response:
+    """The entry as a SICRES 3.0 interchange file, attachments included."""
+    return _export(ctx.registry.interchange(caller, municipality, entry_id, SICRES3))
+
+
+@router.get("/{municipality}/entries/{entry_id}/receipt.eni.xml")
+def receipt_eni(municipality: str, entry_id: str, ctx: Ctx, caller: Caller) -> Response:
+    """The sealed receipt as an ENI documento-e."""
+    return _export(ctx.registry.interchange(caller, municipality, entry_id, ENI))
+
+
+def _export(export: Export) -> Response:
+    def chunks() -> Iterator[bytes]:
+        with export.content as f:
+            yield from iter(lambda: f.read(1 << 20), b"")
+
+    return StreamingResponse(chunks(), media_type=export.media_type, headers={
+        "Content-Length": str(export.size),
+        "Content-Disposition": f'attachment; filename="{export.filename}"',
+    })
 
 
 @router.get("/{municipality}/entries/{entry_id}/attachments/{position}")
