@@ -109,6 +109,7 @@ async def validate_pdf(
     dss = _read_dss(reader)
     revisions = {f.name: (f.embedded.signed_revision if f.embedded else -1) for f in fields}
     doc_ts_revisions: list[int] = []
+    doc_ts_poe: list[tuple[int, datetime]] = []
     for f in fields:
         if f.kind == "/DocTimeStamp":
             try:
@@ -121,8 +122,11 @@ async def validate_pdf(
             report.document_timestamps.append(info)
             if rev is not None and info.intact:
                 doc_ts_revisions.append(rev)
+                if info.trusted and info.time is not None:
+                    doc_ts_poe.append((rev, info.time))
     # LT needs validation data, not merely a DSS dictionary.
     dss_revision = _dss_revision(reader) if (dss["ocsps"] or dss["crls"]) else None
+    renderer = rendering.TextRenderer()
     for f in fields:
         if f.kind != "/DocTimeStamp":
             try:
@@ -136,7 +140,8 @@ async def validate_pdf(
                     revisions,
                     dss_revision,
                     doc_ts_revisions,
-                    report,
+                    doc_ts_poe,
+                    renderer,
                 )
             except Exception as exc:  # hostile input must end in a report, never an exception
                 one = SignatureReport(
@@ -186,7 +191,11 @@ def _msg(code: str, detail: str) -> Message:
 
 def _collect_fields(reader: PdfFileReader, limits: ValidationLimits) -> list[_Field]:
     out: list[_Field] = []
-    for name, sig_obj_ref, field_ref in enumerate_sig_fields(reader, filled_status=True):
+    # pyHanko's "filled" test is truthiness, which skips a /V of ``<<>>``: every field
+    # with any value is a signature to validate (and fail when it is not one).
+    for name, sig_obj_ref, field_ref in enumerate_sig_fields(reader):
+        if sig_obj_ref is None or isinstance(_deref(sig_obj_ref), generic.NullObject):
+            continue
         if len(out) >= limits.max_signatures:
             raise PdfRejected(codes.LIMIT_EXCEEDED, f"more than {limits.max_signatures} signatures")
         sig_obj = (
@@ -408,7 +417,8 @@ async def _signature(
     revisions: dict[str, int],
     dss_revision: int | None,
     doc_ts_revisions: list[int],
-    report: ValidationReport,
+    doc_ts_poe: list[tuple[int, datetime]],
+    renderer: rendering.TextRenderer,
 ) -> SignatureReport:
     subfilter = (
         str(f.sig_object.get("/SubFilter", ""))
@@ -515,36 +525,7 @@ async def _signature(
         )
     )
     if status.coverage == SignatureCoverageLevel.ENTIRE_REVISION:
-        later = {n for n, r in revisions.items() if r > emb.signed_revision}
-        docmdp = emb.docmdp_level
-        findings = compare_revisions(
-            reader,
-            emb.signed_revision,
-            later_signature_fields=later,
-            form_filling_allowed=docmdp is not None and int(docmdp.value) >= 2,
-        )
-        for code, detail in findings.warnings:
-            sig.warn(code, detail)
-        for code, detail in findings.errors:
-            fail(sig, SubIndication.FORMAT_FAILURE, code, detail)
-        signed_end = int(emb.byte_range[2]) + int(emb.byte_range[3])
-        changed_pages = rendering.text_changes(data[:signed_end], data)
-        if changed_pages is None:
-            sig.warn(codes.TEXT_NOT_COMPARED, "the rendered text could not be compared")
-        elif changed_pages:
-            fail(
-                sig,
-                SubIndication.FORMAT_FAILURE,
-                codes.PAGE_TEXT_CHANGED,
-                f"rendered text changed after signing on page(s) {', '.join(changed_pages)}",
-            )
-        if docmdp is not None and int(docmdp.value) == 1 and later:
-            fail(
-                sig,
-                SubIndication.FORMAT_FAILURE,
-                codes.DOCMDP_VIOLATION,
-                "a certification signature forbids any change, and the document was signed again",
-            )
+        _changes_after(sig, f, emb, data, reader, revisions, renderer)
         if sig.indication is Indication.TOTAL_FAILED:
             return sig
 
@@ -575,9 +556,10 @@ async def _signature(
         else:
             sig.warn(codes.TIMESTAMP_UNTRUSTED, "the timestamp authority is not in the trust store")
     if proven is None:
-        for t in report.document_timestamps:
-            if t.intact and t.trusted and t.time is not None:
-                proven = t.time if proven is None else min(proven, t.time)
+        # Only a document timestamp over a revision that already held this signature
+        # proves it existed; an older one proves nothing about it.
+        later_times = [t for rev, t in doc_ts_poe if rev > emb.signed_revision]
+        proven = min(later_times, default=None)
     sig.best_signature_time = proven or trust.validation_time
     if sig.claimed_signing_time and proven and sig.claimed_signing_time > proven:
         sig.warn(codes.TIMESTAMP_ORDER, "the claimed signing time is later than the timestamp")
@@ -604,6 +586,92 @@ async def _signature(
         proven_time=proven,
     )
     return sig
+
+
+def _changes_after(
+    sig: SignatureReport,
+    f: _Field,
+    emb: EmbeddedPdfSignature,
+    data: bytes,
+    reader: PdfFileReader,
+    revisions: dict[str, int],
+    renderer: rendering.TextRenderer,
+) -> None:
+    """What changed after this signature: structure, rendered text, and DocMDP."""
+    later = {n for n, r in revisions.items() if r > emb.signed_revision}
+    docmdp = _docmdp_when_signed(reader, f, emb.signed_revision)
+    findings = compare_revisions(
+        reader,
+        emb.signed_revision,
+        later_signature_fields=later,
+        form_filling_allowed=docmdp is not None and docmdp >= 2,
+    )
+    for code, detail in findings.warnings:
+        sig.warn(code, detail)
+    for code, detail in findings.errors:
+        fail(sig, SubIndication.FORMAT_FAILURE, code, detail)
+    signed_end = int(emb.byte_range[2]) + int(emb.byte_range[3])
+    if not rendering.available():
+        sig.warn(codes.TEXT_NOT_COMPARED, "poppler is not installed: rendered text not compared")
+    elif signed_end < len(data):
+        changed_pages = renderer.changes(data[:signed_end], data)
+        if changed_pages is None:
+            # Unrendered is not unchanged: without the second opinion nothing vouches
+            # that the visible text is the signed one.
+            indeterminate(
+                sig,
+                SubIndication.SIG_CONSTRAINTS_FAILURE,
+                codes.TEXT_NOT_COMPARED,
+                "the rendered text of the signed revision and the final document "
+                "could not be compared",
+            )
+        elif changed_pages:
+            fail(
+                sig,
+                SubIndication.FORMAT_FAILURE,
+                codes.PAGE_TEXT_CHANGED,
+                f"rendered text changed after signing on page(s) {', '.join(changed_pages)}",
+            )
+    if docmdp == 1 and later:
+        fail(
+            sig,
+            SubIndication.FORMAT_FAILURE,
+            codes.DOCMDP_VIOLATION,
+            "a certification signature forbids any change, and the document was signed again",
+        )
+
+
+def _docmdp_when_signed(reader: PdfFileReader, f: _Field, revision: int) -> int | None:
+    """The DocMDP level as the signed revision states it (signature /Reference, else /Lock).
+
+    Later revisions cannot be trusted to say what the signer permitted; ``pdfdiff``
+    separately refuses any change to the signature dictionary.
+    """
+    if not isinstance(f.field, generic.IndirectObject):
+        return None
+    old = reader.get_historical_resolver(revision)
+    field = _deref(old.get_object(f.field.reference))
+    if not isinstance(field, generic.DictionaryObject):
+        return None
+    sig_dict = _deref(field.raw_get("/V")) if "/V" in field else None
+    if isinstance(sig_dict, generic.DictionaryObject) and "/Reference" in sig_dict:
+        for ref in _deref(sig_dict.raw_get("/Reference")):
+            entry = _deref(ref)
+            if (
+                isinstance(entry, generic.DictionaryObject)
+                and entry.get("/TransformMethod") == "/DocMDP"
+            ):
+                params = (
+                    _deref(entry.raw_get("/TransformParams"))
+                    if "/TransformParams" in entry
+                    else generic.DictionaryObject()
+                )
+                # ISO 32000: /P defaults to 2 (form filling and signing).
+                return int(_deref(params.raw_get("/P"))) if "/P" in params else 2
+    lock = _deref(field.raw_get("/Lock")) if "/Lock" in field else None
+    if isinstance(lock, generic.DictionaryObject) and "/P" in lock:
+        return int(_deref(lock.raw_get("/P")))
+    return None
 
 
 _CMS_ERROR_CODES = {

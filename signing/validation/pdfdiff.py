@@ -2,13 +2,19 @@
 
 pyHanko's diff policy is both too lax (a shadow "replace" passes as form filling)
 and too strict for some real LTV files, so eLocal compares revisions itself, by
-value: the page count; each page's dictionary, content and resources; each page's
-annotations; the document catalog; the form fields. Equal values render equally,
-so a page whose objects compare equal shows the same thing. Only these changes are
-allowed after a signature: LTV data (DSS, document timestamps), signing a signature
-field that already existed empty, and adding a signature field that a later
-signature fills. Form filling is allowed only where a certification signature
-explicitly permits it.
+value: the page count; each page's dictionary, content and resources, with the
+attributes it inherits from its page-tree ancestors; each page's annotations; the
+document catalog; the form fields, signature dictionaries included. Equal values
+render equally, so a page whose objects compare equal shows the same thing. Only
+these changes are allowed after a signature: LTV data (DSS, document timestamps),
+signing a signature field that already existed empty (by a later signature), and
+adding an invisible signature field. Form filling is allowed only where a
+certification signature explicitly permits it.
+
+Resources are never allowed to grow: signed content may already draw a name (an
+XObject, a font) that does not exist yet, so defining it later changes what the
+page shows. A new *visible* signature widget is refused for the same reason: its
+appearance may cover signed content.
 """
 
 from __future__ import annotations
@@ -30,8 +36,12 @@ MAX_DECODED_STREAM = 64 * 1024 * 1024  # the same bound as ValidationLimits.max_
 # Catalog entries compared apart, or that carry no rendered content.
 _CATALOG_SEPARATE = {"/Pages", "/AcroForm", "/DSS", "/Extensions", "/Metadata", "/Version", "/Type"}
 _PAGE_SEPARATE = {"/Annots", "/Parent"}
+#: Page attributes a page takes from its nearest /Pages ancestor when it lacks them.
+_INHERITABLE = ("/Resources", "/MediaBox", "/CropBox", "/Rotate")
 _ANNOT_IGNORE = {"/P", "/Parent"}
 _SIG_WIDGET_SIGNING = {"/V", "/AP", "/AS", "/M", "/Lock", "/SV", "/F"}
+#: Annotation flags that keep a widget from being drawn (Hidden, NoView).
+_HIDDEN_FLAGS = 2 | 32
 _STREAM_IGNORE = {"/Length", "/Filter", "/DecodeParms"}
 
 
@@ -265,10 +275,10 @@ class _Comparer:
                 codes.PAGES_REMOVED,
                 f"{len(old_pages) - len(new_pages)} page(s) removed after signing",
             )
-        for number, (old_page, new_page) in enumerate(
+        for number, ((old_page, old_inh), (new_page, new_inh)) in enumerate(
             zip(old_pages, new_pages, strict=False), start=1
         ):
-            self._page(number, old_page, new_page)
+            self._page(number, old_page, new_page, old_inh, new_inh)
         self._form(old_root, new_root)
 
     def _catalog(self, old_root: Any, new_root: Any) -> None:
@@ -294,12 +304,13 @@ class _Comparer:
         ):
             self.f.warn(codes.LTV_UPDATE, "validation data (DSS) added after signing")
 
-    def _pages(self, root: Any) -> list[Any]:
-        pages: list[Any] = []
+    def _pages(self, root: Any) -> list[tuple[Any, dict[str, Any]]]:
+        """Leaf pages in order, each with the inheritable attributes its ancestors give it."""
+        pages: list[tuple[Any, dict[str, Any]]] = []
         seen: set[int] = set()
-        stack = [root.raw_get("/Pages")]
+        stack: list[tuple[Any, dict[str, Any]]] = [(root.raw_get("/Pages"), {})]
         while stack:
-            node_ref = stack.pop()
+            node_ref, inherited = stack.pop()
             self._tick()
             if isinstance(node_ref, generic.IndirectObject):
                 if node_ref.idnum in seen:
@@ -309,58 +320,43 @@ class _Comparer:
             if not isinstance(node, generic.DictionaryObject):
                 raise DiffLimit("page tree node is not a dictionary")
             if node.get("/Type") == "/Pages" or "/Kids" in node:
+                passed = dict(inherited)
+                passed.update({k: node.raw_get(k) for k in _INHERITABLE if k in node})
                 kids = _deref(node.raw_get("/Kids"))
-                stack.extend(reversed(list(kids)))
+                stack.extend((kid, passed) for kid in reversed(list(kids)))
             else:
-                pages.append(node_ref)
+                pages.append((node_ref, inherited))
                 if len(pages) > MAX_PAGES:
                     raise DiffLimit(f"more than {MAX_PAGES} pages")
         return pages
 
-    def _page(self, number: int, old_ref: Any, new_ref: Any) -> None:
+    def _page(
+        self,
+        number: int,
+        old_ref: Any,
+        new_ref: Any,
+        old_inherited: dict[str, Any],
+        new_inherited: dict[str, Any],
+    ) -> None:
         old_page, new_page = _deref(old_ref), _deref(new_ref)
-        if not self._dict_eq(old_page, new_page, _PAGE_SEPARATE, 0):
-            if self._only_resources_grew(old_page, new_page):
-                self.f.warn(
-                    codes.PAGE_CONTENT_CHANGED,
-                    f"page {number}: resources were added, content is unchanged",
-                )
-            else:
+        own = _PAGE_SEPARATE | set(_INHERITABLE)
+        if not self._dict_eq(old_page, new_page, own, 0):
+            self.f.error(
+                codes.PAGE_CONTENT_CHANGED, f"page {number}: content changed after signing"
+            )
+        for key in _INHERITABLE:
+            old_value = _effective(old_page, old_inherited, key)
+            new_value = _effective(new_page, new_inherited, key)
+            if (old_value is None) != (new_value is None) or (
+                old_value is not None and not self.eq(old_value, new_value)
+            ):
+                # Signed content may already draw names defined only later, and a
+                # box or rotation decides what of the page is shown at all.
                 self.f.error(
                     codes.PAGE_CONTENT_CHANGED,
-                    f"page {number}: content or resources changed after signing",
+                    f"page {number}: {key} (own or inherited) changed after signing",
                 )
         self._annotations(number, old_page, new_page)
-
-    def _only_resources_grew(self, old_page: Any, new_page: Any) -> bool:
-        """Unchanged content cannot draw new resource names, so adding them changes nothing."""
-        if not self._dict_eq(old_page, new_page, _PAGE_SEPARATE | {"/Resources"}, 0):
-            return False
-        old_res = (
-            _deref(old_page.raw_get("/Resources"))
-            if "/Resources" in old_page
-            else generic.DictionaryObject()
-        )
-        new_res = (
-            _deref(new_page.raw_get("/Resources"))
-            if "/Resources" in new_page
-            else generic.DictionaryObject()
-        )
-        for category in old_res:
-            if category not in new_res:
-                return False
-            old_cat, new_cat = _deref(old_res.raw_get(category)), _deref(new_res.raw_get(category))
-            if isinstance(old_cat, generic.DictionaryObject) and isinstance(
-                new_cat, generic.DictionaryObject
-            ):
-                for name in old_cat:
-                    if name not in new_cat or not self.eq(
-                        old_cat.raw_get(name), new_cat.raw_get(name)
-                    ):
-                        return False
-            elif not self.eq(old_res.raw_get(category), new_res.raw_get(category)):
-                return False
-        return True
 
     def _annotations(self, number: int, old_page: Any, new_page: Any) -> None:
         old_annots = list(_deref(old_page.raw_get("/Annots"))) if "/Annots" in old_page else []
@@ -399,8 +395,12 @@ class _Comparer:
         name = _field_name(new)
         if _is_sig_widget(new):
             old_value = _field_value(old)
-            if old_value is None and self.eq(old, new, _ANNOT_IGNORE | _SIG_WIDGET_SIGNING):
-                return  # an existing, empty signature field got signed
+            if (
+                old_value is None
+                and name in self.later_sig_fields
+                and self.eq(old, new, _ANNOT_IGNORE | _SIG_WIDGET_SIGNING)
+            ):
+                return  # an existing, empty signature field signed by a later signature
             self.f.error(
                 codes.ANNOTATION_CHANGED,
                 f"page {number}: signature field {name!r} changed after signing",
@@ -423,11 +423,11 @@ class _Comparer:
         )
 
     def _added_annotation(self, number: int, annot: Any) -> None:
-        # A new signature widget is fine when a later signature fills it, or when it
-        # stays empty and invisible (a field prepared for the next signer).
+        # A new signature widget is fine only when it draws nothing: a visible one,
+        # signed or not, may cover the signed content with its appearance.
         if _is_sig_widget(annot):
             name = _field_name(annot)
-            if name in self.later_sig_fields or (_field_value(annot) is None and _invisible(annot)):
+            if _invisible(annot) and (name in self.later_sig_fields or _field_value(annot) is None):
                 self.f.warn(
                     codes.NEW_SIGNATURE_FIELD,
                     f"page {number}: signature field {name!r} added after signing",
@@ -437,6 +437,70 @@ class _Comparer:
             codes.ANNOTATION_ADDED,
             f"page {number}: a {_subtype(annot)} annotation was added after signing",
         )
+
+    def _signature_field(self, name: str, old: Any, new: Any) -> None:
+        """A signature field and its signature dictionary, as they were when signed.
+
+        A signed field must stay exactly as it was (its /V is the signature
+        dictionary, whose /Reference carries the DocMDP permissions); an empty one may
+        only receive the entries that a later signature filling it writes.
+        """
+        ignore = _ANNOT_IGNORE | {"/Kids", "/V"}
+        old_value, new_value = _field_value(old), _field_value(new)
+        if old_value is not None:
+            if (
+                new_value is None
+                or not self.eq(old, new, ignore)
+                or not self._sig_dict_eq(old_value, new_value)
+            ):
+                self.f.error(
+                    codes.ANNOTATION_CHANGED,
+                    f"signature field {name!r} or its signature dictionary changed after signing",
+                )
+            return
+        if self.eq(old, new, ignore):
+            if new_value is None or name in self.later_sig_fields:
+                return
+        elif name in self.later_sig_fields and self.eq(old, new, ignore | _SIG_WIDGET_SIGNING):
+            return
+        self.f.error(codes.ANNOTATION_CHANGED, f"signature field {name!r} changed after signing")
+
+    def _sig_dict_eq(self, old_ref: Any, new_ref: Any) -> bool:
+        """Signature dictionaries compared by value, except a FieldMDP /Data entry.
+
+        /Data points at the document catalog, which legitimately changes with every
+        later signature; it must still point at the same object.
+        """
+        old, new = _deref(old_ref), _deref(new_ref)
+        if not (
+            isinstance(old, generic.DictionaryObject) and isinstance(new, generic.DictionaryObject)
+        ):
+            return bool(self.eq(old_ref, new_ref))
+        if not self._dict_eq(old, new, {"/Reference"}, 0):
+            return False
+        if ("/Reference" in old) != ("/Reference" in new):
+            return False
+        if "/Reference" not in old:
+            return True
+        old_refs, new_refs = _deref(old.raw_get("/Reference")), _deref(new.raw_get("/Reference"))
+        if not (
+            isinstance(old_refs, generic.ArrayObject)
+            and isinstance(new_refs, generic.ArrayObject)
+            and len(old_refs) == len(new_refs)
+        ):
+            return False
+        for a_ref, b_ref in zip(old_refs, new_refs, strict=True):
+            a, b = _deref(a_ref), _deref(b_ref)
+            if not (
+                isinstance(a, generic.DictionaryObject) and isinstance(b, generic.DictionaryObject)
+            ):
+                return False
+            if not self._dict_eq(a, b, {"/Data"}, 0) or not _same_target(
+                a.raw_get("/Data") if "/Data" in a else None,
+                b.raw_get("/Data") if "/Data" in b else None,
+            ):
+                return False
+        return True
 
     def _form(self, old_root: Any, new_root: Any) -> None:
         old_fields = _fields(old_root)
@@ -449,7 +513,8 @@ class _Comparer:
                     self.f.error(codes.FIELD_ADDED, f"form field {name!r} added after signing")
                 continue
             if is_sig:
-                continue  # compared through its widget on the page
+                self._signature_field(name, _deref(old_f), _deref(new_f))
+                continue
             ignore = _ANNOT_IGNORE | {"/Kids"}
             if not self.eq(old_f, new_f, ignore):
                 if self.eq(old_f, new_f, ignore | {"/V", "/AP", "/AS", "/M"}):
@@ -568,17 +633,31 @@ def _is_sig_widget(annot: Any) -> bool:
 
 
 def _field_value(annot: Any) -> Any:
-    return _inherited(annot, "/V")
+    """The field's value; an explicit null counts as none, an empty dictionary does not."""
+    value = _inherited(annot, "/V")
+    return None if isinstance(value, generic.NullObject) else value
+
+
+def _effective(page: Any, inherited: dict[str, Any], key: str) -> Any:
+    """A page attribute as a viewer applies it: the page's own, else its ancestors'."""
+    return page.raw_get(key) if key in page else inherited.get(key)
+
+
+def _same_target(a: Any, b: Any) -> bool:
+    if isinstance(a, generic.IndirectObject) and isinstance(b, generic.IndirectObject):
+        return bool(a.reference == b.reference)
+    return a is None and b is None
 
 
 def _invisible(annot: Any) -> bool:
+    """A widget that draws nothing: zero area, or flagged Hidden or NoView."""
     rect = _deref(annot.get("/Rect")) if "/Rect" in annot else None
     try:
         x1, y1, x2, y2 = (float(v) for v in rect)  # type: ignore[union-attr]
+        flags = int(annot.get("/F", 0))
     except (TypeError, ValueError):
         return False
-    flags = int(annot.get("/F", 0))
-    return (abs(x2 - x1) < 1e-6 or abs(y2 - y1) < 1e-6) or bool(flags & 2)  # zero area or Hidden
+    return (abs(x2 - x1) < 1e-6 or abs(y2 - y1) < 1e-6) or bool(flags & _HIDDEN_FLAGS)
 
 
 def _bounded_decode(stream: generic.StreamObject) -> bytes | None:
