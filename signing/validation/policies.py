@@ -3,7 +3,9 @@
 An EPES signature names its policy by identifier (an OID, or a URI) and signs the
 hash of the policy document. Checking that hash needs the document itself, so a
 deployment keeps a folder of policy documents (``PolicyStore``); a signature whose
-policy hash matches a stored document is bound to that exact text.
+policy hash matches the document stored *for the identifier it names* is bound to
+that exact text. A hash that happens to match some other stored document proves
+nothing about the named policy.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ class KnownPolicy:
     digests: tuple[tuple[str, str], ...] = ()
     #: Signed properties the policy makes mandatory for XAdES.
     xades_required: tuple[str, ...] = ()
-    allowed_digests: tuple[str, ...] = ("sha256", "sha512")
 
 
 _AGE_XADES = ("SigningTime", "SigningCertificate", "SignaturePolicyIdentifier", "DataObjectFormat")
@@ -80,8 +81,9 @@ def known_policy(identifier: str) -> KnownPolicy | None:
 
 @dataclass(frozen=True)
 class PolicyCheck:
-    #: True: a stored document has this hash.
+    #: True: the identifier's own document (stored, or its published digest) has this hash.
     #: False: the identifier's own document is stored, and its hash differs.
+    #: None: the identifier's document is not known here.
     hash_matches: bool | None
     known: KnownPolicy | None
     document: str | None
@@ -130,17 +132,20 @@ class PolicyStore:
         return self._digests[key]
 
     def check(self, identifier: str, algorithm: str, digest: bytes) -> PolicyCheck:
-        """Compare a signed policy hash with the stored documents (constant-time compares)."""
+        """Compare a signed policy hash with the identifier's own document (constant time).
+
+        Only the document registered for ``identifier`` (in ``index.json``, or recognised
+        by a known policy's published digest) is compared: a signature naming policy A
+        with the hash of stored policy B does not match A.
+        """
         algo = _HASHES.get(algorithm.lower().replace("-", ""))
         known = known_policy(identifier)
         if algo is None:
             return PolicyCheck(None, known, None)
-        for name in self._documents:
-            if hmac.compare_digest(self._digest(name, algo), digest):
-                return PolicyCheck(True, known, Path(name).name)
         own = self._document_for(normalise_identifier(identifier), known)
         if own is not None:
-            return PolicyCheck(False, known, Path(own).name)
+            matches = hmac.compare_digest(self._digest(own, algo), digest)
+            return PolicyCheck(matches, known, Path(own).name)
         if known is not None:
             for kalgo, kvalue in known.digests:
                 if kalgo == algo and hmac.compare_digest(base64.b64decode(kvalue), digest):

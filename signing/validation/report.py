@@ -102,8 +102,8 @@ class ScopeItem:
 class PolicyInfo:
     identifier: str
     description: str | None = None
-    #: ``True`` when a policy document in the store has the signed hash, ``False`` when a
-    #: document is known under that identifier but its hash differs, ``None`` if unknown.
+    #: ``True`` when the document registered for this identifier has the signed hash,
+    #: ``False`` when that document is stored but its hash differs, ``None`` if it is unknown.
     hash_matches: bool | None = None
     digest_algorithm: str | None = None
     known_policy: str | None = None

@@ -3,11 +3,13 @@
 signxml verifies the XML-DSig core (SignatureValue over SignedInfo, every
 Reference digest); SHA-1 is accepted here for *validation only* and flagged as
 ``legacy_sha1``. Everything that decides what the signature means is checked by
-eLocal on its own parse of the document: references resolve to exactly one node
-(unique Ids), SignedProperties is referenced with the XAdES Type and sits in this
-signature's QualifyingProperties, a Manifest counts only through its own verified
-references, the SigningCertificate(V2) digest names the certificate that verified,
-and the SignatureTimeStamp covers this SignatureValue.
+eLocal on its own parse of the document: every ``ds:Signature`` is validated, nested
+ones included; references resolve to exactly one node (unique Ids); SignedProperties
+is referenced with the XAdES Type and sits in this signature's QualifyingProperties;
+a Manifest is reported only through its own verified references and never counts as
+the signature's only coverage; a base64-transformed element must hold nothing but its
+text; the SigningCertificate(V2) digest names the certificate that verified; and the
+SignatureTimeStamp covers this SignatureValue.
 """
 
 from __future__ import annotations
@@ -91,7 +93,21 @@ def _is_xades(el: Any, name: str) -> bool:
 
 
 def _xfind(root: Any, name: str) -> list[Any]:
-    return [el for el in root.iter() if _is_xades(el, name)]
+    """XAdES elements under ``root``, not descending into nested ``ds:Signature`` elements.
+
+    A counter-signature sits inside its parent's UnsignedProperties; its timestamps and
+    certificates belong to it, not to the parent.
+    """
+    found: list[Any] = []
+    stack = [root]
+    while stack:
+        el = stack.pop()
+        if _is_xades(el, name):
+            found.append(el)
+        stack.extend(
+            reversed([c for c in el if isinstance(c.tag, str) and c.tag != _ds("Signature")])
+        )
+    return found
 
 
 class _ChosenSignatureVerifier(XMLVerifier):
@@ -214,9 +230,9 @@ async def validate_xml(
         )
         return report
     duplicates = _duplicate_ids(root)
+    # Every ds:Signature is validated, nested ones included (counter-signatures, or a
+    # signature hidden in another's ds:Object): each is its own entry, the worst decides.
     for index, sig_el in enumerate(all_sigs):
-        if any(a is not sig_el and a.tag == _ds("Signature") for a in sig_el.iterancestors()):
-            continue  # counter-signatures are reported with the signature they counter-sign
         try:
             one = await _validate_one(
                 root, data, index, sig_el, detached, duplicates, trust, policies, limits
@@ -287,6 +303,70 @@ def _encapsulated_certs(sig_el: Any) -> list[asn1_x509.Certificate]:
     return out
 
 
+#: Certificates tried as the signer's, at most, per signature. The one the signed
+#: SigningCertificate(V2) digest names is tried first, so a real signer never needs more.
+MAX_KEY_CANDIDATES = 16
+
+
+def _ordered_candidates(
+    sig_el: Any, certs: list[asn1_x509.Certificate]
+) -> list[asn1_x509.Certificate]:
+    """Distinct candidate certificates, those named by a SigningCertificate digest first.
+
+    The digests are read before anything is verified: they only choose the order of
+    attempts; the certificate that verifies is checked against them again afterwards.
+    """
+    named = _signing_cert_digests(sig_el)
+    unique: list[asn1_x509.Certificate] = []
+    seen: set[bytes] = set()
+    for cert in certs:
+        der = cert.dump()
+        if der not in seen:
+            seen.add(der)
+            unique.append(cert)
+
+    def is_named(cert: asn1_x509.Certificate) -> bool:
+        der = cert.dump()
+        return any(hmac.compare_digest(hashlib.new(a, der).digest(), v) for a, v in named)
+
+    return sorted(unique, key=lambda c: not is_named(c))
+
+
+def _signing_cert_digests(sig_el: Any) -> list[tuple[str, bytes]]:
+    """(algorithm, digest) pairs of this signature's own SigningCertificate(V2) elements."""
+    out: list[tuple[str, bytes]] = []
+    for obj in sig_el.findall(_ds("Object")):
+        for qp in obj:
+            if not _is_xades(qp, "QualifyingProperties"):
+                continue
+            for sp in qp:
+                if not _is_xades(sp, "SignedProperties"):
+                    continue
+                for cd in _xfind(sp, "CertDigest"):
+                    dm, dv = cd.find(_ds("DigestMethod")), cd.find(_ds("DigestValue"))
+                    algo = _DIGESTS.get(dm.get("Algorithm", "") if dm is not None else "")
+                    try:
+                        value = _b64(dv.text if dv is not None else None)
+                    except (binascii.Error, ValueError):
+                        continue
+                    if algo:
+                        out.append((algo, value))
+    return out
+
+
+def _manifest_reference_count(root: Any, references: list[Any]) -> int:
+    """References inside the Manifests this SignedInfo points at (each is digested)."""
+    count = 0
+    for ref in references:
+        uri = ref.get("URI") or ""
+        if not uri.startswith("#"):
+            continue
+        target = _resolve(root, uri)
+        if target is not None and target.tag == _ds("Manifest"):
+            count += len(target.findall(_ds("Reference")))
+    return count
+
+
 def _certs_in(el: Any) -> list[asn1_x509.Certificate]:
     out = []
     for c in el.iter(_ds("X509Certificate")):
@@ -322,12 +402,16 @@ async def _validate_one(
         fail(sig, SubIndication.FORMAT_FAILURE, codes.MALFORMED_XML, "ds:SignedInfo is missing")
         return sig
     references = signed_info.findall(_ds("Reference"))
-    if len(references) > limits.max_references:
+    # Manifest references are digested too: they count against the same limit.
+    total = len(references)
+    if total <= limits.max_references:
+        total += _manifest_reference_count(root, references)
+    if total > limits.max_references:
         fail(
             sig,
             SubIndication.FORMAT_FAILURE,
             codes.LIMIT_EXCEEDED,
-            f"more than {limits.max_references} references",
+            f"more than {limits.max_references} references (Manifest references included)",
         )
         return sig
     method = signed_info.find(_ds("SignatureMethod"))
@@ -349,7 +433,7 @@ async def _validate_one(
         _certs_in(sig_el.find(_ds("KeyInfo"))) if sig_el.find(_ds("KeyInfo")) is not None else []
     )
     # A signer may ship its certificate only in CertificateValues; try those after KeyInfo.
-    candidates = key_certs + [c for c in _encapsulated_certs(sig_el) if c not in key_certs]
+    candidates = _ordered_candidates(sig_el, key_certs + _encapsulated_certs(sig_el))
     if not candidates:
         indeterminate(
             sig,
@@ -362,7 +446,13 @@ async def _validate_one(
     verified_cert: asn1_x509.Certificate | None = None
     verifier: _ChosenSignatureVerifier | None = None
     last_error = "no certificate verifies the signature value"
-    for cert in candidates:
+    if len(candidates) > MAX_KEY_CANDIDATES:
+        # Each attempt re-parses the whole document: past the cap, stop guessing.
+        last_error = (
+            f"none of the first {MAX_KEY_CANDIDATES} candidate certificates verifies "
+            f"the signature value ({len(candidates)} offered)"
+        )
+    for cert in candidates[:MAX_KEY_CANDIDATES]:
         pyca = pyca_x509.load_der_x509_certificate(cert.dump())
         verifier = _ChosenSignatureVerifier(index)
         config = SignatureConfiguration(
@@ -417,7 +507,10 @@ async def _validate_one(
             )
             return sig
     if verified_cert is None:
-        fail(sig, SubIndication.SIG_CRYPTO_FAILURE, codes.SIGNATURE_INVALID, last_error)
+        if len(candidates) > MAX_KEY_CANDIDATES:
+            fail(sig, SubIndication.FORMAT_FAILURE, codes.LIMIT_EXCEEDED, last_error)
+        else:
+            fail(sig, SubIndication.SIG_CRYPTO_FAILURE, codes.SIGNATURE_INVALID, last_error)
         return sig
     sig.signer = signer_identity(verified_cert)
     weak = _weak_key(verified_cert)
@@ -439,6 +532,7 @@ async def _validate_one(
     # What the signature really covers, on our own parse.
     signed_props = None
     data_refs = 0
+    manifests = 0
     for ref in references:
         uri, rtype = ref.get("URI"), ref.get("Type")
         target = _resolve(root, uri)
@@ -487,7 +581,16 @@ async def _validate_one(
             sig.scope.append(
                 ScopeItem("manifest", uri or "", "covered through its verified references")
             )
-            data_refs += 1
+            manifests += 1
+            continue
+        if target is not None and _base64_hides_content(ref, target):
+            fail(
+                sig,
+                SubIndication.FORMAT_FAILURE,
+                codes.UNSUPPORTED_TRANSFORM,
+                f"reference {uri!r}: a base64 transform over an element with child nodes "
+                "(only its first text is signed; the rest is not)",
+            )
             continue
         if uri == "":
             sig.scope.append(ScopeItem("full_document", etree.QName(root).localname, "enveloped"))
@@ -496,7 +599,10 @@ async def _validate_one(
                 # KeyInfo or SignatureProperties: signed, but they are not the signed data.
                 sig.scope.append(ScopeItem("signature_metadata", uri or "", _path(target)))
                 continue
-            if any(a is sig_el for a in target.iterancestors()) or target is sig_el:
+            if target.tag == _ds("SignatureValue"):
+                # A counter-signature: it signs another signature's value.
+                sig.scope.append(ScopeItem("countersigned_signature", uri or "", _path(target)))
+            elif any(a is sig_el for a in target.iterancestors()) or target is sig_el:
                 sig.scope.append(ScopeItem("signature_object", uri or "", _path(target)))
             else:
                 sig.scope.append(ScopeItem("xml_element", uri or "", _path(target)))
@@ -504,11 +610,15 @@ async def _validate_one(
             sig.scope.append(ScopeItem("detached", uri or "", "external content"))
         data_refs += 1
     if data_refs == 0:
+        # A Manifest's references are the application's to check, not the signature's:
+        # a signature covering only Manifests does not sign any data object itself.
         indeterminate(
             sig,
             SubIndication.SIGNED_DATA_NOT_FOUND,
             codes.SIGNED_DATA_NOT_FOUND,
-            "the signature covers no data object (a Manifest alone does not count)",
+            "the signature covers data only through a Manifest (a Manifest alone does not count)"
+            if manifests
+            else "the signature covers no data object",
         )
     if sig.indication is Indication.TOTAL_FAILED:
         return sig
@@ -640,6 +750,23 @@ async def _validate_one(
     return sig
 
 
+_BASE64 = "http://www.w3.org/2000/09/xmldsig#base64"
+
+
+def _base64_hides_content(ref: Any, target: Any) -> bool:
+    """A base64-transformed element that has child nodes.
+
+    The digest covers only the element's leading text; children, and the text after
+    them, could be added after signing while the element is reported as covered.
+    """
+    transforms = ref.find(_ds("Transforms"))
+    if transforms is None:
+        return False
+    if not any(t.get("Algorithm") == _BASE64 for t in transforms.findall(_ds("Transform"))):
+        return False
+    return len(target) > 0
+
+
 def _path(el: Any) -> str:
     """Where a covered element sits (``/Expediente/Resolucion[1]``): what an application reads."""
     parts = []
@@ -714,6 +841,8 @@ def _manifest_ok(
                 payload = resolver(ref.get("URI")) if resolver else None
             if payload is None:
                 raise InvalidInput("unresolved")
+            if hasattr(payload, "tag") and _base64_hides_content(ref, payload):
+                raise UnsupportedTransform("base64 over an element with child nodes")
             transforms = ref.find(_ds("Transforms"))
             c14n = verifier._apply_transforms(payload, transforms_node=transforms, signature=None)
             alg = DigestAlgorithm(ref.find(_ds("DigestMethod")).get("Algorithm"))
