@@ -23,12 +23,14 @@ __all__ = [
 
 _DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
 _CIF_LETTERS = "JABCDEFGHI"
-_NIF_RE = re.compile(r"^(?:\d{8}|[XYZ]\d{7}|[KLM]\d{7})[A-Z]$")
-_CIF_RE = re.compile(r"^[ABCDEFGHJNPQRSUVW]\d{7}[0-9A-J]$")
+# ASCII only: ``\d`` would also match full-width and other Unicode digits, which
+# ``int()`` happily converts, so "１２３４５６７８Z" would pass as a valid DNI.
+_NIF_RE = re.compile(r"(?:[0-9]{8}|[XYZ][0-9]{7}|[KLM][0-9]{7})[A-Z]", re.ASCII)
+_CIF_RE = re.compile(r"[ABCDEFGHJNPQRSUVW][0-9]{7}[0-9A-J]", re.ASCII)
 #: Entities whose CIF control character is always a letter / always a digit.
 _CIF_LETTER_ONLY = frozenset("PQSNW")
 _CIF_DIGIT_ONLY = frozenset("ABEH")
-_SEMANTICS_RE = re.compile(r"^([A-Z]{3})([A-Z]{2})-(.+)$")
+_SEMANTICS_RE = re.compile(r"([A-Z]{3})([A-Z]{2})-(.+)", re.ASCII)
 
 
 class InvalidIdentifier(ValueError):
@@ -36,6 +38,13 @@ class InvalidIdentifier(ValueError):
 
 
 def _normalise(value: str) -> str:
+    """Upper-case without separators; non-ASCII input is refused before ``upper()``.
+
+    ``str.upper`` maps some non-ASCII letters onto ASCII ones (``"ſ"`` becomes
+    ``"S"``), which would let a look-alike identifier normalise into a real one.
+    """
+    if not value.isascii():
+        raise InvalidIdentifier(f"{value!r} is not ASCII")
     return value.strip().upper().replace("-", "").replace(" ", "")
 
 
@@ -46,7 +55,7 @@ def check_nif(value: str) -> str:
     without a DNI) apply the DNI rule to their seven digits.
     """
     nif = _normalise(value)
-    if not _NIF_RE.match(nif):
+    if not _NIF_RE.fullmatch(nif):
         raise InvalidIdentifier(f"{value!r} is not a NIF or NIE")
     head, letter = nif[:-1], nif[-1]
     if head[0] in "XYZ":
@@ -63,7 +72,7 @@ def check_nif(value: str) -> str:
 def check_cif(value: str) -> str:
     """The normalised CIF of a legal entity if its control character matches."""
     cif = _normalise(value)
-    if not _CIF_RE.match(cif):
+    if not _CIF_RE.fullmatch(cif):
         raise InvalidIdentifier(f"{value!r} is not a CIF")
     kind, digits, control = cif[0], cif[1:8], cif[8]
     total = 0
@@ -116,7 +125,7 @@ class SemanticsIdentifier:
 
 def parse_semantics_identifier(text: str) -> SemanticsIdentifier | None:
     """Parse an EN 319 412-1 identifier; None if ``text`` does not have that shape."""
-    m = _SEMANTICS_RE.match(text.strip())
+    m = _SEMANTICS_RE.fullmatch(text.strip())
     if m is None:
         return None
     return SemanticsIdentifier(m.group(1), m.group(2), m.group(3))

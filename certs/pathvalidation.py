@@ -8,7 +8,15 @@ anchors (RFC 5280, including every intermediate's revocation status). eLocal add
 - revocation fetching that follows AIA (OCSP) and CRL distribution points, OCSP
   first with CRL as fallback, and caches every response in the state store until
   its ``nextUpdate``, so that a busy municipality does not hammer its CA;
-- hard-fail revocation unless the municipality explicitly opted into soft-fail;
+- hard-fail revocation unless the municipality explicitly opted into soft-fail,
+  where hard-fail *requires* an OCSP or CRL answer for every certificate below the
+  anchor: a certificate that declares no revocation source is refused, not waved
+  through (pyhanko-certvalidator's own "hard-fail" only checks what is declared);
+- CA certificates are downloaded through AIA caIssuers only from explicitly
+  allowed origins. Path building runs before anything is trusted, so following
+  the AIA of an arbitrary client certificate would let anyone make eLocal fetch any
+  URL. OCSP and CRL URLs are only followed once the path reaches an anchor and each
+  certificate's signature has been checked, so they name places a trusted CA chose;
 - key usage (digitalSignature), EKU (clientAuth, only when an EKU is present) and an
   optional certificate-policy allow-list on the leaf;
 - one stable error code per failure, so that a client (and a support desk) can tell
@@ -28,6 +36,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
@@ -44,6 +53,12 @@ from pyhanko_certvalidator.fetchers.requests_fetchers import (
     RequestsCertificateFetcher,
     RequestsCRLFetcher,
     RequestsOCSPFetcher,
+)
+from pyhanko_certvalidator.policy_decl import (
+    LEGACY_POLICY_MAP,
+    CertRevTrustPolicy,
+    RevocationCheckingPolicy,
+    RevocationCheckingRule,
 )
 
 from certs.keys import KeyLoadError
@@ -249,6 +264,52 @@ class ValidationPolicy:
     key_usage: frozenset[str] = frozenset({"digital_signature"})
     #: Required when the certificate has an EKU extension (the DNIe has none).
     extended_key_usage: frozenset[str] = frozenset({ExtendedKeyUsageOID.CLIENT_AUTH.dotted_string})
+    #: URL prefixes (``https://ca.example/certs/``) under which AIA caIssuers downloads
+    #: are allowed; empty: paths are built only from the trust store and the supplied chain.
+    aia_prefixes: frozenset[str] = frozenset()
+
+
+#: Hard-fail: every certificate below the anchor must have an OCSP or CRL answer.
+HARD_FAIL = RevocationCheckingPolicy(
+    ee_certificate_rule=RevocationCheckingRule.CRL_OR_OCSP_REQUIRED,
+    intermediate_ca_cert_rule=RevocationCheckingRule.CRL_OR_OCSP_REQUIRED,
+)
+#: Soft-fail (a municipality's explicit opt-in): check what is declared, accept silence.
+SOFT_FAIL = LEGACY_POLICY_MAP["soft-fail"]
+
+
+def _canonical_url(url: str) -> str | None:
+    """``scheme://host:port/path`` of an http(s) URL (default port explicit), else None.
+
+    Query, fragment and credentials make a URL unusable here: an AIA URL needs none.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if (
+        scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or ".." in parts.path.split("/")
+    ):
+        return None
+    port = port or (443 if scheme == "https" else 80)
+    return f"{scheme}://{parts.hostname.lower()}:{port}{parts.path or '/'}"
+
+
+def aia_url_allowed(url: str, prefixes: Iterable[str]) -> bool:
+    """Whether ``url`` lies under one of ``prefixes`` (compared in canonical form)."""
+    target = _canonical_url(url)
+    if target is None:
+        return False
+    return any(
+        (prefix := _canonical_url(p)) is not None and target.startswith(prefix) for p in prefixes
+    )
 
 
 @dataclass(frozen=True)
@@ -257,7 +318,7 @@ class ValidatedPath:
 
     leaf: x509.Certificate
     path: tuple[x509.Certificate, ...]
-    #: True when revocation was hard-fail: every declared source answered for every certificate.
+    #: True when revocation was hard-fail: every certificate below the anchor had an answer.
     revocation_hard_fail: bool
 
 
@@ -318,11 +379,18 @@ class _CachingCertificateFetcher(RequestsCertificateFetcher):
     to an anchor), so caching it only saves a download per login.
     """
 
-    def __init__(self, cache: StateStore | None, **kwargs: Any) -> None:
+    def __init__(
+        self, cache: StateStore | None, allowed_prefixes: frozenset[str], **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._cache = cache
+        self._allowed = allowed_prefixes
 
     async def _grab_certs(self, url: str, *, url_origin_type: str) -> Any:
+        if not aia_url_allowed(url, self._allowed):
+            # Not an error: the path may still be built from the trust store.
+            log.info("not fetching CA certificates from %s: not an allowed URL", url[:200])
+            return []
         key = "revinfo:aia:" + hashlib.sha256(url.encode()).hexdigest()
         if self._cache is not None:
             cached = self._cache.get(key)
@@ -339,9 +407,12 @@ class _CachingCertificateFetcher(RequestsCertificateFetcher):
 
 
 class _CachingFetcherBackend(FetcherBackend):
-    def __init__(self, cache: StateStore | None, timeout: float) -> None:
+    def __init__(
+        self, cache: StateStore | None, timeout: float, aia_prefixes: frozenset[str] = frozenset()
+    ) -> None:
         self.cache = cache
         self.timeout = timeout
+        self.aia_prefixes = aia_prefixes
 
     def get_fetchers(self) -> Fetchers:
         budget = FetchBudget(FetchLimits())
@@ -349,7 +420,7 @@ class _CachingFetcherBackend(FetcherBackend):
         return Fetchers(
             ocsp_fetcher=_CachingOCSPFetcher(self.cache, **kw),
             crl_fetcher=_CachingCRLFetcher(self.cache, **kw),
-            cert_fetcher=_CachingCertificateFetcher(self.cache, **kw),
+            cert_fetcher=_CachingCertificateFetcher(self.cache, self.aia_prefixes, **kw),
         )
 
     async def close(self) -> None:
@@ -419,8 +490,8 @@ async def validate_certificate(
             trust_roots=list(policy.anchors.roots),
             other_certs=[*policy.anchors.intermediates, *(_to_asn1(c) for c in extra_certs)],
             allow_fetching=True,
-            revocation_mode="soft-fail" if policy.soft_fail else "hard-fail",
-            fetcher_backend=_CachingFetcherBackend(cache, timeout),
+            revinfo_policy=CertRevTrustPolicy(SOFT_FAIL if policy.soft_fail else HARD_FAIL),
+            fetcher_backend=_CachingFetcherBackend(cache, timeout, policy.aia_prefixes),
         )
         validator = CertificateValidator(_to_asn1(leaf), validation_context=context)
         path = await validator.async_validate_path()

@@ -2,17 +2,25 @@
 
 eLocal issues a random nonce, kept in the state store for ``NONCE_TTL_SECONDS`` and
 consumed with ``take`` (atomic: a nonce is good for exactly one attempt, successful
-or not). The client signs ``signed_message(nonce)``, which carries a fixed
-``elocal-login-v1:`` prefix so that a login signature can never be mistaken for a
-signature over anything else, with its certificate's key, and sends the signature
-and its certificate chain. The certificate then goes through the same validation as
-a TLS client certificate.
+or not). The client signs ``signed_message(origin, municipality, nonce)``:
+
+    elocal-login-v1:<origin>:<municipality>:<nonce>
+
+The fixed prefix keeps a login signature from ever being mistaken for a signature
+over anything else. The origin (eLocal's ``public_url``) and the municipality bind
+the signature to one server and one town hall: a phishing server that relays a real
+nonce to its victim gets a signature naming the phishing origin, which eLocal
+refuses. A client must therefore build the message itself from the nonce and the
+origin it meant to talk to, never sign text the server hands it. The certificate
+then goes through the same validation as a TLS client certificate.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -30,8 +38,11 @@ __all__ = [
     "BadSignature",
     "Challenge",
     "InvalidChallenge",
+    "InvalidLoginOrigin",
+    "check_nonce",
     "consume_nonce",
     "issue_challenge",
+    "login_origin",
     "signed_message",
     "verify_signature",
 ]
@@ -41,6 +52,11 @@ NONCE_BYTES = 32
 MAX_NONCE_LENGTH = 128
 MAX_SIGNATURE_BYTES = 1024
 MESSAGE_PREFIX = b"elocal-login-v1:"
+#: What ``secrets.token_urlsafe`` produces; anything else was never issued here.
+_NONCE_RE = re.compile(r"[A-Za-z0-9_-]{16,128}", re.ASCII)
+#: DIR3 codes are letters and digits; a ``:`` could shift the message's fields.
+_MUNICIPALITY_RE = re.compile(r"[A-Za-z0-9]{1,20}", re.ASCII)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "256": hashes.SHA256,
@@ -80,23 +96,67 @@ class UnsupportedAlgorithm(InvalidInput):
     title = "Signature algorithm not accepted"
 
 
+class InvalidLoginOrigin(ValueError):
+    """A server URL that cannot name a login origin (not http(s), no host)."""
+
+
 @dataclass(frozen=True)
 class Challenge:
     nonce: str
     expires_in: int
-
-    @property
-    def message(self) -> str:
-        return signed_message(self.nonce).decode("ascii")
 
 
 def _key(nonce: str) -> str:
     return "login-nonce:" + nonce
 
 
-def signed_message(nonce: str) -> bytes:
-    """The exact bytes a client signs to answer ``nonce``."""
-    return MESSAGE_PREFIX + nonce.encode("ascii")
+def check_nonce(nonce: object) -> str:
+    """``nonce`` if it has the shape of a nonce eLocal issues, else ``InvalidChallenge``.
+
+    Clients call this before signing, so that a hostile server cannot smuggle
+    arbitrary bytes into the signed text through the nonce.
+    """
+    if not isinstance(nonce, str) or not _NONCE_RE.fullmatch(nonce):
+        raise InvalidChallenge("the nonce is not one eLocal issues")
+    return nonce
+
+
+def login_origin(url: str) -> str:
+    """The canonical form of a server URL as it appears in the signed message.
+
+    Scheme and host are lower-cased, a default port and a trailing slash dropped,
+    so that ``https://Sede.example:443/`` and ``https://sede.example`` sign alike.
+    """
+    if not url.isascii():
+        raise InvalidLoginOrigin(f"{url!r} must be ASCII (use the IDNA form of the host)")
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise InvalidLoginOrigin(f"{url!r} is not an http(s) URL")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise InvalidLoginOrigin(f"{url!r} must be a plain base URL")
+    host = parts.hostname.lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidLoginOrigin(f"{url!r} has an invalid port") from exc
+    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def signed_message(origin: str, municipality: str, nonce: str) -> bytes:
+    """The exact bytes a client signs to answer ``nonce`` for ``municipality`` at ``origin``.
+
+    Raises ``InvalidChallenge`` for a nonce or municipality code that could not
+    have come from eLocal, and ``InvalidLoginOrigin`` for an unusable origin.
+    """
+    check_nonce(nonce)
+    if not _MUNICIPALITY_RE.fullmatch(municipality):
+        raise InvalidChallenge("the municipality code is not a DIR3 code")
+    text = f"{login_origin(origin)}:{municipality}:{nonce}"
+    return MESSAGE_PREFIX + text.encode("ascii")
 
 
 def issue_challenge(state: StateStore, ttl: int = NONCE_TTL_SECONDS) -> Challenge:

@@ -3,6 +3,12 @@
 A client that cannot do TLS client authentication proves possession of its
 certificate's key by signing eLocal's single-use challenge; this module is that
 client, so that every caller signs the same message the same way.
+
+The client takes only the nonce from the server and builds the signed text itself
+(``identity.challenge.signed_message``) from the origin it chose to connect to and
+the municipality it asked for. A hostile server therefore cannot get the user's key
+to sign arbitrary bytes, and cannot relay a real server's nonce: the signature would
+name the hostile origin.
 """
 
 from __future__ import annotations
@@ -16,6 +22,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
+from identity.challenge import (
+    InvalidChallenge,
+    InvalidLoginOrigin,
+    check_nonce,
+    login_origin,
+    signed_message,
+)
 from identity.sessions import SESSION_COOKIE
 
 
@@ -51,18 +64,33 @@ def challenge_login(
     certificate: x509.Certificate,
     key: object,
     chain: list[x509.Certificate] | None = None,
+    *,
+    origin: str | None = None,
 ) -> LoginResult:
-    """Log in over ``client``; its cookie jar then holds the session."""
-    challenge = client.post("/login/challenge")
+    """Log in over ``client``; its cookie jar then holds the session.
+
+    ``origin`` is the server the caller means to log in to (its public URL); it
+    defaults to the client's base URL. The server's own ``message`` is ignored.
+    """
+    try:
+        base = login_origin(origin or str(client.base_url))
+    except InvalidLoginOrigin as exc:
+        raise LoginRefused("invalid_origin", str(exc)) from None
+    challenge = client.post("/login/challenge", params={"municipality": municipality})
     challenge.raise_for_status()
     data = challenge.json()
-    signature, algorithm = sign_challenge(key, data["message"].encode())
+    nonce = data.get("nonce") if isinstance(data, dict) else None
+    try:
+        message = signed_message(base, municipality, check_nonce(nonce))
+    except InvalidChallenge as exc:
+        raise LoginRefused("invalid_challenge", f"refusing to sign: {exc}") from None
+    signature, algorithm = sign_challenge(key, message)
     pem = serialization.Encoding.PEM
     r = client.post(
         "/login/challenge/response",
         json={
             "municipality": municipality,
-            "nonce": data["nonce"],
+            "nonce": nonce,
             "algorithm": algorithm,
             "signature": base64.b64encode(signature).decode(),
             "certificate": certificate.public_bytes(pem).decode(),

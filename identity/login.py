@@ -183,11 +183,19 @@ class CertificateLogin:
         *,
         amr: tuple[str, ...] = AMR_MTLS,
         client: str = "unknown",
+        aia_prefixes: Sequence[str] = (),
     ) -> Principal:
-        """Validate ``certificates`` (leaf first) and return who logged in."""
+        """Validate ``certificates`` (leaf first) and return who logged in.
+
+        ``aia_prefixes`` are the only URL prefixes CA certificates may be downloaded from
+        to complete a path (normally eLocal's own ``public_url``): anyone can present
+        a certificate, so its AIA must not steer eLocal's HTTP client.
+        """
         self.throttle.check(client)
         try:
-            return await self._authenticate(transaction, municipality_code, certificates, amr)
+            return await self._authenticate(
+                transaction, municipality_code, certificates, amr, aia_prefixes
+            )
         except (*_FAILURES, NoClientCertificate):
             self.throttle.failed(client)
             raise
@@ -200,13 +208,19 @@ class CertificateLogin:
         signature: str,
         certificates: Sequence[str],
         *,
+        origin: str,
         algorithm: str | None = None,
         client: str = "unknown",
+        aia_prefixes: Sequence[str] = (),
     ) -> Principal:
         """Challenge–response: the nonce is used up first, whatever happens next.
 
-        ``signature`` is base64 (standard or URL-safe); ``certificates`` are PEM blocks
-        or base64 DER, leaf first, the rest optional intermediates.
+        ``signature`` is base64 (standard or URL-safe) over
+        ``signed_message(origin, municipality_code, nonce)``, where ``origin`` is this
+        server's own public URL, never one taken from the request, so that a
+        signature made for another server or town hall does not verify.
+        ``certificates`` are PEM blocks or base64 DER, leaf first, the rest optional
+        intermediates.
         """
         self.throttle.check(client)
         try:
@@ -218,8 +232,11 @@ class CertificateLogin:
             certs = _certificates_from_text(certificates)
             if not certs:
                 raise NoClientCertificate("the response carries no certificate")
-            verify_signature(certs[0], signed_message(nonce), raw_signature, algorithm)
-            return await self._authenticate(transaction, municipality_code, certs, AMR_POP)
+            message = signed_message(origin, municipality_code, nonce)
+            verify_signature(certs[0], message, raw_signature, algorithm)
+            return await self._authenticate(
+                transaction, municipality_code, certs, AMR_POP, aia_prefixes
+            )
         except (*_FAILURES, NoClientCertificate):
             self.throttle.failed(client)
             raise
@@ -230,6 +247,7 @@ class CertificateLogin:
         municipality_code: str,
         certificates: Sequence[x509.Certificate],
         amr: tuple[str, ...],
+        aia_prefixes: Sequence[str],
     ) -> Principal:
         if not certificates:
             raise NoClientCertificate()
@@ -242,6 +260,7 @@ class CertificateLogin:
                 anchors=load_trust_anchors(list(muni.trust_store or [])),
                 soft_fail=bool(muni.revocation_soft_fail),
                 policy_allow_list=frozenset(muni.policy_allow_list or ()),
+                aia_prefixes=frozenset(aia_prefixes),
             )
         leaf, *extra = certificates
         await validate_certificate(

@@ -71,7 +71,12 @@ def grant(session: Session, municipality_code: str, dni: str, role: str) -> Staf
     return row
 
 
-def revoke(session: Session, municipality_code: str, dni: str, role: str) -> None:
+def revoke(session: Session, municipality_code: str, dni: str, role: str) -> str:
+    """Withdraw ``role`` and return the normalised DNI/NIE (the sessions' subject).
+
+    Roles are copied into a session at login, so the caller must also end that
+    person's open sessions (``SessionStore.close_all``) once this is committed.
+    """
     dni, role = _checked(dni, role)
     row = session.scalar(
         select(StaffGrant).where(
@@ -84,6 +89,7 @@ def revoke(session: Session, municipality_code: str, dni: str, role: str) -> Non
         raise NotFound(f"{dni} does not have the role {role} in {municipality_code}")
     session.delete(row)
     session.flush()
+    return dni
 
 
 def list_grants(session: Session, municipality_code: str) -> list[StaffGrant]:

@@ -36,6 +36,18 @@ def sign(key: Key, message: bytes) -> bytes:
     return key.sign(message, ec.ECDSA(hashes.SHA256()))
 
 
+def server_origin(client: Any) -> str:
+    """The public URL of the eLocal behind ``client``: what a login signature names.
+
+    A TestClient reaches the app at ``http://testserver``, but the app signs for its
+    configured ``public_url``; a live httpx client's base URL is that public URL.
+    """
+    app = getattr(client, "app", None)
+    if app is not None and hasattr(app, "state"):
+        return str(app.state.ctx.settings.public_url)
+    return str(client.base_url)
+
+
 def challenge_login(
     client: Any,
     municipality: str,
@@ -45,16 +57,21 @@ def challenge_login(
     chain: Iterable[bytes] = (),
     nonce: str | None = None,
     next_url: str | None = None,
+    origin: str | None = None,
+    signed_municipality: str | None = None,
     **extra: Any,
 ) -> Any:
-    """Run the challenge–response login over ``client`` (TestClient or httpx.Client)."""
+    """Run the challenge–response login over ``client`` (TestClient or httpx.Client).
+
+    The message is built here, as a real client must; ``origin`` and
+    ``signed_municipality`` override what it names, to forge relayed signatures.
+    """
     if nonce is None:
         ch = client.post("/login/challenge")
         assert ch.status_code == 200, ch.text
         nonce = ch.json()["nonce"]
-        message = ch.json()["message"].encode()
-    else:
-        message = signed_message(nonce)
+    message = signed_message(origin or server_origin(client),
+                             signed_municipality or municipality, nonce)
     body: dict[str, Any] = {
         "municipality": municipality,
         "nonce": nonce,

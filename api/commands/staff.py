@@ -7,6 +7,7 @@ import typer
 from api.commands import context
 from api.db import upgrade
 from identity import staff
+from infra.state import MemoryStateStore
 
 app = typer.Typer(
     no_args_is_help=True, help="Staff roles (registrar, admin) of public employees, by DNI/NIE."
@@ -33,11 +34,24 @@ def revoke(
     dni: str = typer.Argument(...),
     role: str = typer.Option("registrar"),
 ) -> None:
-    """Withdraw a role; it stops applying from the employee's next login."""
+    """Withdraw a role and end the employee's open sessions in that municipality.
+
+    A session carries the roles it was opened with; leaving it open would let the
+    employee keep acting as registrar until it expired.
+    """
     ctx = context()
     with ctx.transaction() as s:
-        staff.revoke(s, municipality, dni, role)
-    typer.echo(f"{dni.upper()} is no longer {role} in {municipality}")
+        subject = staff.revoke(s, municipality, dni, role)
+    # After the commit: a login racing with this one already finds the role gone.
+    ctx.login_sessions.close_all(subject, municipality)
+    typer.echo(f"{subject} is no longer {role} in {municipality}; their sessions were ended")
+    if isinstance(ctx.state, MemoryStateStore):
+        typer.echo(
+            "elocal: warning: no ELOCAL_REDIS_URL, so a running server keeps its sessions in "
+            "its own memory and this command cannot reach them; restart the server to end "
+            "them now",
+            err=True,
+        )
 
 
 @app.command("list")

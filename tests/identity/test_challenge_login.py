@@ -7,6 +7,7 @@ The throw-away ``TestPki`` has dead revocation URLs: hard-fail gives
 from __future__ import annotations
 
 import base64
+import secrets
 import time
 from typing import Any
 
@@ -126,7 +127,7 @@ def test_expired_nonce_is_refused(
 
 def test_unknown_nonce_is_refused(client: TestClient, test_pki: TestPki, soft: str) -> None:
     leaf = test_pki.citizen()
-    r = challenge_login(client, soft, leaf.pem, leaf.key, nonce="never-issued")
+    r = challenge_login(client, soft, leaf.pem, leaf.key, nonce=secrets.token_urlsafe(32))
     assert r.status_code == 401 and code_of(r) == "invalid_challenge"
 
 

@@ -56,9 +56,12 @@ def test_openssl_signs_the_challenge(
         capture_output=True,
     )
     with live.client() as c:
-        challenge = c.post("/login/challenge").json()
+        challenge = c.post("/login/challenge", params={"municipality": demo_code}).json()
+        # The documented text, built by hand as a shell script would.
+        text = f"elocal-login-v1:{live.url}:{demo_code}:{challenge['nonce']}"
+        assert challenge["message"] == text and challenge["origin"] == live.url
         message = tmp_path / "message"
-        message.write_text(challenge["message"])
+        message.write_text(text)
         signature = subprocess.run(
             [openssl, "dgst", "-sha256", "-sign", str(key), str(message)],
             check=True,

@@ -24,12 +24,20 @@ def _offline(*_: Any, **__: Any) -> NoReturn:
     raise requests.ConnectionError("network is down")
 
 
+def _policy(ctx: Context) -> ValidationPolicy:
+    """The demo trust store (root only); the issuing CA comes from eLocal's own AIA URL."""
+    return ValidationPolicy(
+        anchors=load_trust_anchors([str(ctx.settings.pki_dir / "root.pem")]),
+        aia_prefixes=frozenset({f"{ctx.settings.public_url}/pki/ca/"}),
+    )
+
+
 def test_cached_ocsp_and_crl_answers_survive_an_outage(
     ctx: Context, live: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pki = ctx.settings.pki_dir
     leaf = parse_certificate((pki / "people" / "citizen.pem").read_bytes())
-    policy = ValidationPolicy(anchors=load_trust_anchors([str(pki / "root.pem")]))
+    policy = _policy(ctx)
     cache = MemoryStateStore()
 
     path = asyncio.run(validate_certificate(leaf, policy, cache=cache))
@@ -52,7 +60,7 @@ def test_crl_is_the_fallback_when_ocsp_is_down(
     ctx: Context, live: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pki = ctx.settings.pki_dir
-    policy = ValidationPolicy(anchors=load_trust_anchors([str(pki / "root.pem")]))
+    policy = _policy(ctx)
     monkeypatch.setattr(requests, "post", _offline)  # OCSP requests are POSTs; CRLs are GETs
     citizen = parse_certificate((pki / "people" / "citizen.pem").read_bytes())
     assert asyncio.run(validate_certificate(citizen, policy, cache=MemoryStateStore()))

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
 from api.cli import app
 from api.commands import context
+from api.commands import staff as staff_commands
+from api.context import Context
 from api.demo import DEMO_CODE
 from infra.errors import ElocalError
+from tests.logins import login_demo_person
 
 
 @pytest.fixture
@@ -49,3 +54,23 @@ def test_grant_list_revoke(cli: CliRunner) -> None:
     assert run(cli, "staff", "revoke", code, "11111111H").exit_code == 0
     assert run(cli, "staff", "list", code).output.strip() == ""
     assert error_code(run(cli, "staff", "revoke", code, "11111111H")) == "not_found"
+
+
+def test_revoke_ends_the_employees_open_sessions(
+    client: TestClient, ctx: Context, live: Any, demo_code: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI runs against the server's own database and state store, as with Redis."""
+    monkeypatch.setattr(staff_commands, "context", lambda: ctx)
+    runner = CliRunner()
+    assert run(runner, "staff", "grant", demo_code, "11111111H", "--role", "admin").exit_code == 0
+    login_demo_person(client, ctx, "employee", demo_code)
+    assert client.get("/me").json()["roles"] == ["admin", "registrar"]
+    with TestClient(client.app) as citizen:  # someone else's session is left alone
+        login_demo_person(citizen, ctx, "citizen", demo_code)
+        r = run(runner, "staff", "revoke", demo_code, "11111111H")
+        assert r.exit_code == 0, r.output
+        assert "sessions were ended" in r.output
+        assert client.get("/me").status_code == 401
+        assert citizen.get("/me").status_code == 200
+    me = login_demo_person(client, ctx, "employee", demo_code).json()
+    assert me["subject"] == "11111111H" and me["roles"] == ["admin"]
