@@ -25,10 +25,10 @@ def add(
                    "tls_client_auth"),
     post_logout_redirect_uri: list[str] = typer.Option([], help="Exact URI (repeatable)"),
     scope: list[str] = typer.Option(
-        [], help="Allowed scope (repeatable; default: openid profile email nif "
-                 "representation offline_access). 'registry' lets the app act on the "
-                 "registry for a person; 'seal' and 'registry:exits' let it act as itself"),
-    subject_type: str = typer.Option("pairwise", help="pairwise or public"),
+        [], help="Allowed scope (repeatable; default: openid profile email "
+                 "representation offline_access). 'nif' releases the tax identifier and "
+                 "must be named; 'registry' lets the app act on the registry for a person; "
+                 "'seal' and 'registry:exits' let it act as itself"),
     jwks_file: Path | None = typer.Option(None, help="Public JWKS for private_key_jwt"),
     tls_thumbprint: str | None = typer.Option(
         None, help="x5t#S256 of the client certificate, for tls_client_auth"),
@@ -45,7 +45,7 @@ def add(
             s, municipality, name, redirect_uri, client_id=client_id, public=public,
             token_endpoint_auth_method=auth_method,
             post_logout_redirect_uris=post_logout_redirect_uri,
-            scopes=scope or None, subject_type=subject_type, jwks=jwks,
+            scopes=scope or None, jwks=jwks,
             tls_certificate_thumbprint=tls_thumbprint,
             id_token_signed_response_alg=id_token_alg)
         typer.echo(f"client_id\t{client.client_id}")

@@ -24,7 +24,13 @@ from pydantic import BaseModel, Field
 from api.context import Context
 from api.deps import Ctx, CurrentPrincipal
 from certs.pathvalidation import MalformedCertificate
-from identity.challenge import ALGORITHMS, NONCE_TTL_SECONDS, issue_challenge
+from identity.challenge import (
+    ALGORITHMS,
+    NONCE_TTL_SECONDS,
+    issue_challenge,
+    login_origin,
+    signed_message,
+)
 from identity.clientcert import (
     certificate_from_header,
     certificates_from_tls_scope,
@@ -59,6 +65,16 @@ def _client(request: Request, ctx: Context) -> str:
     return client_address(
         _peer(request), request.headers.get("x-forwarded-for"), ctx.settings.proxy_networks
     )
+
+
+def _own_ca_prefixes(ctx: Context) -> tuple[str, ...]:
+    """Where CA certificates may be fetched from to complete a login path.
+
+    Only eLocal's own CA endpoints (the development PKI publishes its issuing CA
+    there); any other intermediate must be in the municipality's trust store or
+    sent by the client.
+    """
+    return (ctx.settings.public_url.rstrip("/") + "/pki/ca/",)
 
 
 def _secure(request: Request, ctx: Context) -> bool:
@@ -106,7 +122,12 @@ async def login_certificate(
                 login.failed(client)
                 raise
     principal = await login.authenticate(
-        ctx.transaction, municipality, certs[:1], amr=AMR_MTLS, client=client
+        ctx.transaction,
+        municipality,
+        certs[:1],
+        amr=AMR_MTLS,
+        client=client,
+        aia_prefixes=_own_ca_prefixes(ctx),
     )
     return _open_session(request, ctx, principal, next_url)
 
@@ -114,20 +135,34 @@ async def login_certificate(
 class ChallengeOut(BaseModel):
     nonce: str
     expires_in: int
-    #: The exact text to sign (UTF-8), e.g. with ``openssl dgst -sha256 -sign``.
-    message: str
+    #: This server's origin as it appears in the signed text (its ``public_url``).
+    origin: str
+    #: ``elocal-login-v1:<origin>:<municipality>:<nonce>`` when a municipality was
+    #: asked for, e.g. for ``openssl dgst -sha256 -sign``. A client that knows which
+    #: server it meant to reach builds this text itself instead of trusting it.
+    message: str | None
     algorithms: list[str]
 
 
 @router.post("/login/challenge")
-def login_challenge(request: Request, ctx: Ctx) -> ChallengeOut:
+def login_challenge(
+    request: Request,
+    ctx: Ctx,
+    municipality: str | None = Query(None, pattern=r"^[A-Za-z0-9]{1,20}$"),
+) -> ChallengeOut:
     """A single-use nonce for challenge–response login."""
     client = _client(request, ctx)
     ctx.certificate_login.throttle.check(client)
     ctx.certificate_login.throttle.challenge_issued(client)
     ch = issue_challenge(ctx.state, NONCE_TTL_SECONDS)
+    origin = ctx.settings.public_url
+    message = signed_message(origin, municipality, ch.nonce) if municipality else None
     return ChallengeOut(
-        nonce=ch.nonce, expires_in=ch.expires_in, message=ch.message, algorithms=list(ALGORITHMS)
+        nonce=ch.nonce,
+        expires_in=ch.expires_in,
+        origin=login_origin(origin),
+        message=message.decode("ascii") if message else None,
+        algorithms=list(ALGORITHMS),
     )
 
 
@@ -156,8 +191,10 @@ async def login_challenge_response(
         body.nonce,
         body.signature,
         [body.certificate, *body.chain],
+        origin=ctx.settings.public_url,
         algorithm=body.algorithm,
         client=_client(request, ctx),
+        aia_prefixes=_own_ca_prefixes(ctx),
     )
     return _open_session(request, ctx, principal, next_url)
 
@@ -177,6 +214,7 @@ def logout(request: Request, ctx: Ctx) -> Response:
         if principal is not None:
             ctx.login_sessions.close_all(principal.subject, principal.municipality_code)
         ctx.login_sessions.close(sid)
+        ctx.oidc.end_session_grants(sid)
     response = Response(status_code=204)
     response.delete_cookie(
         SESSION_COOKIE, path="/", httponly=True, secure=_secure(request, ctx), samesite="lax"

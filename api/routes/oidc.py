@@ -26,6 +26,8 @@ from identity.clientcert import (
     is_trusted_proxy,
 )
 from identity.oidc import (
+    INTERACTION_COOKIE,
+    BrowserBinding,
     ClientCredentials,
     ConsentPage,
     ErrorPage,
@@ -127,17 +129,39 @@ def _page(html: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(html, status_code=status, headers=_PAGE_HEADERS)
 
 
-def _render(outcome: ErrorPage | Redirect | ConsentPage, ctx: Context) -> Response:
+def _secure_cookies(request: Request, ctx: Context) -> bool:
+    return (request.url.scheme == "https"
+            or ctx.settings.public_url.startswith("https://"))
+
+
+def _bind(response: Response, binding: BrowserBinding | None, request: Request,
+          ctx: Context) -> Response:
+    """Give the browser the secret that lets it, and only it, resume its sign-in request.
+
+    SameSite=Lax still sends it on the top-level redirect back from login.
+    """
+    if binding is not None:
+        response.set_cookie(INTERACTION_COOKIE, binding.secret,
+                            max_age=ctx.oidc.config.interaction_ttl, path=binding.cookie_path,
+                            httponly=True, samesite="lax",
+                            secure=_secure_cookies(request, ctx))
+    return response
+
+
+def _render(outcome: ErrorPage | Redirect | ConsentPage, ctx: Context,
+            request: Request) -> Response:
     if isinstance(outcome, Redirect):
-        return RedirectResponse(outcome.url, status_code=303, headers=_NO_STORE)
+        return _bind(RedirectResponse(outcome.url, status_code=303, headers=_NO_STORE),
+                     outcome.binding, request, ctx)
     if isinstance(outcome, ErrorPage):
         return _page(pages.error_page(outcome.error, outcome.description), outcome.status)
     with ctx.transaction() as s:
         muni = s.get(Municipality, outcome.municipality_code)
         muni_name = muni.name if muni is not None else outcome.municipality_code
-    return _page(pages.consent_page(
+    return _bind(_page(pages.consent_page(
         interaction_id=outcome.interaction_id, csrf=outcome.csrf,
-        client_name=outcome.client_name, municipality_name=muni_name, scopes=outcome.scopes))
+        client_name=outcome.client_name, municipality_name=muni_name, scopes=outcome.scopes)),
+        outcome.binding, request, ctx)
 
 
 def _end_session(request: Request, ctx: Context, done: LogoutDone) -> Response:
@@ -147,8 +171,7 @@ def _end_session(request: Request, ctx: Context, done: LogoutDone) -> Response:
     )
     if done.ended:
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",
-                               secure=request.url.scheme == "https"
-                               or ctx.settings.public_url.startswith("https://"))
+                               secure=_secure_cookies(request, ctx))
     return response
 
 
@@ -181,14 +204,17 @@ async def authorize(request: Request, ctx: Ctx) -> Response:
         return _page(pages.error_page(exc.code, exc.detail), 400)
     principal, sid = await run_in_threadpool(_session, request, ctx)
     outcome = await run_in_threadpool(ctx.oidc.authorize, params, principal, sid)
-    return await run_in_threadpool(_render, outcome, ctx)
+    return await run_in_threadpool(_render, outcome, ctx, request)
 
 
 @router.get("/oidc/interaction/{interaction_id}")
 def interaction(interaction_id: str, request: Request, ctx: Ctx) -> Response:
-    """Where login returns to: continues the authorization request (consent or code)."""
+    """Where login returns to: continues the authorization request (consent or code),
+    for the browser that started it only."""
     principal, sid = _session(request, ctx)
-    return _render(ctx.oidc.resume(interaction_id, principal, sid), ctx)
+    outcome = ctx.oidc.resume(interaction_id, principal, sid,
+                              request.cookies.get(INTERACTION_COOKIE))
+    return _render(outcome, ctx, request)
 
 
 @router.post("/oidc/interaction/{interaction_id}/consent")
@@ -201,8 +227,9 @@ async def consent(interaction_id: str, request: Request, ctx: Ctx) -> Response:
     principal, sid = await run_in_threadpool(_session, request, ctx)
     outcome = await run_in_threadpool(
         ctx.oidc.consent, interaction_id, form.get("csrf", ""),
-        form.get("decision") == "allow", principal, sid)
-    return await run_in_threadpool(_render, outcome, ctx)
+        form.get("decision") == "allow", principal, sid,
+        request.cookies.get(INTERACTION_COOKIE))
+    return await run_in_threadpool(_render, outcome, ctx, request)
 
 
 # ------------------------------------------------------------------- back channel

@@ -3,7 +3,8 @@
 Municipal web apps delegate login here and receive standard tokens: the person
 logs in with a certificate (``identity.login``), consents once per app, and the
 app gets an ID token with a pairwise ``sub`` per municipality, a JWT access token
-(RFC 9068) and a rotating refresh token. Confidential clients registered for a
+(RFC 9068) and, if the person granted ``offline_access``, a rotating refresh
+token. Confidential clients registered for a
 service scope (``seal``) can also act as themselves with client_credentials;
 resource servers check those tokens with ``Provider.client_access``.
 """
@@ -28,6 +29,8 @@ from identity.oidc.errors import OAuthError
 from identity.oidc.keys import SIGNING_ALGORITHMS, KeyRing, ensure_keys, list_keys, rotate
 from identity.oidc.models import OidcClient, OidcConsent, OidcSigningKey
 from identity.oidc.provider import (
+    INTERACTION_COOKIE,
+    BrowserBinding,
     ClientAccess,
     ConsentPage,
     ErrorPage,
@@ -43,7 +46,9 @@ from infra.db import transaction
 from infra.state import StateStore
 
 __all__ = [
+    "INTERACTION_COOKIE",
     "SIGNING_ALGORITHMS",
+    "BrowserBinding",
     "ClientAccess",
     "ClientCredentials",
     "ConsentPage",

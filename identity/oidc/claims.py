@@ -31,8 +31,10 @@ DELEGATED_SCOPES: tuple[str, ...] = ("registry",)
 SERVICE_SCOPES: tuple[str, ...] = ("seal", "registry:exits")
 SUPPORTED_SCOPES: tuple[str, ...] = (*SCOPE_CLAIMS, "offline_access", *DELEGATED_SCOPES,
                                      *SERVICE_SCOPES)
-#: What a registration gets when it names no scopes: the person-facing claims only.
-DEFAULT_CLIENT_SCOPES: tuple[str, ...] = (*SCOPE_CLAIMS, "offline_access")
+#: What a registration gets when it names no scopes: the person-facing claims, except
+#: ``nif``, which links a person across town halls and so is granted only when named.
+DEFAULT_CLIENT_SCOPES: tuple[str, ...] = (
+    *(s for s in SCOPE_CLAIMS if s != "nif"), "offline_access")
 CLAIMS_SUPPORTED: tuple[str, ...] = (
     "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
     *(c for claims in SCOPE_CLAIMS.values() for c in claims),
@@ -87,11 +89,6 @@ def pairwise_subject(sector: str, subject: str, salt: bytes) -> str:
     """base64url(SHA-256(sector || 0x00 || subject || 0x00 || salt)); the NUL separators
     keep ("ab", "c") and ("a", "bc") apart."""
     return _b64(hashlib.sha256(sector.encode() + b"\0" + subject.encode() + b"\0" + salt).digest())
-
-
-def public_subject(subject: str, salt: bytes) -> str:
-    """One identifier across the deployment that still does not reveal the NIF."""
-    return pairwise_subject("public", subject, salt)
 
 
 def granted_scopes(requested: Iterable[str], allowed: Iterable[str]) -> list[str]:

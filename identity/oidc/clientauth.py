@@ -3,8 +3,9 @@
 A client proves itself with exactly one method, the one it registered:
 ``client_secret_basic`` / ``client_secret_post`` (RFC 6749 §2.3.1; secrets compared
 as hashes in constant time), ``private_key_jwt`` (RFC 7523; asymmetric algorithms
-only, single-use ``jti``), ``tls_client_auth`` (RFC 8705; the certificate's SHA-256
-thumbprint) or ``none`` for public clients.
+only, one audience that is the issuer or the endpoint called, single-use ``jti``),
+``tls_client_auth`` (RFC 8705; the certificate's SHA-256 thumbprint) or ``none`` for
+public clients.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import unquote_plus
 
 from cryptography import x509
@@ -61,13 +62,17 @@ def _hash(value: str) -> str:
 class ClientAuthenticator:
     db: Callable[[], AbstractContextManager[Session]]
     state: StateStore
-    #: Values a client assertion's ``aud`` may name: the issuer and the endpoint URLs.
-    audiences: tuple[str, ...]
+    #: The issuer: besides the URL of the endpoint called, the only ``aud`` of an assertion.
+    issuer: str
     clock_skew: int = 30
     max_assertion_lifetime: int = 600
 
-    def authenticate(self, creds: ClientCredentials, *, allow_public: bool) -> dict[str, Any]:
-        """The client a back-channel request comes from (RFC 6749 §2.3, RFC 7523, RFC 8705)."""
+    def authenticate(self, creds: ClientCredentials, *, allow_public: bool,
+                     endpoint: str) -> dict[str, Any]:
+        """The client a back-channel request comes from (RFC 6749 §2.3, RFC 7523, RFC 8705).
+
+        ``endpoint`` is the URL called: a client assertion must name it or the issuer.
+        """
         form = creds.form
         basic = creds.authorization or ""
         methods = []
@@ -92,8 +97,11 @@ class ClientAuthenticator:
         if len(methods) > 1:
             raise E.InvalidRequest("use exactly one client authentication method")
         client_id = basic_id or form.get("client_id") or ""
-        if methods == ["private_key_jwt"] and not client_id:
-            client_id = self._assertion_issuer(form.get("client_assertion", ""))
+        if methods == ["private_key_jwt"]:
+            if len(form.get("client_assertion", "")) > MAX_ASSERTION_LENGTH:
+                raise E.InvalidClient("client assertion too large")
+            if not client_id:
+                client_id = self._assertion_issuer(form.get("client_assertion", ""))
         if basic_id is not None and form.get("client_id") not in (None, basic_id):
             raise E.InvalidRequest("client_id does not match the Basic credentials")
         with self.db() as s:
@@ -115,7 +123,8 @@ class ClientAuthenticator:
             if not ok_secret:
                 raise E.InvalidClient("client authentication failed")
         elif used == "private_key_jwt":
-            self._check_assertion(form, snapshot["client_id"], jwks or {"keys": []})
+            self._check_assertion(form, snapshot["client_id"], jwks or {"keys": []},
+                                  endpoint=endpoint)
         elif used == "tls_client_auth":
             presented = creds.certificate
             if presented is None or not thumbprint or not hmac.compare_digest(
@@ -136,7 +145,7 @@ class ClientAuthenticator:
             raise E.InvalidClient("malformed client assertion") from None
 
     def _check_assertion(self, form: Mapping[str, str], client_id: str,
-                         jwks: Mapping[str, Any]) -> None:
+                         jwks: Mapping[str, Any], *, endpoint: str) -> None:
         if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
             raise E.InvalidClient("unsupported client_assertion_type")
         assertion = form.get("client_assertion", "")
@@ -149,21 +158,49 @@ class ClientAuthenticator:
         except (JoseError, ValueError, TypeError, KeyError):
             raise E.InvalidClient("client assertion signature does not verify") from None
         c = token.claims
-        now = int(time.time())
-        aud = c.get("aud")
-        auds = aud if isinstance(aud, list) else [aud]
-        exp = c.get("exp")
-        jti = c.get("jti")
         if c.get("iss") != client_id or c.get("sub") != client_id:
             raise E.InvalidClient("client assertion iss/sub must be the client_id")
-        if not set(self.audiences) & {str(a) for a in auds}:
-            raise E.InvalidClient("client assertion audience is not eLocal")
-        if not isinstance(exp, int) or exp + self.clock_skew <= now:
-            raise E.InvalidClient("client assertion expired")
-        if exp - now > self.max_assertion_lifetime:
-            raise E.InvalidClient("client assertion lives too long")
+        self._check_audience(c.get("aud"), endpoint)
+        exp = self._check_times(c)
+        jti = c.get("jti")
         if not isinstance(jti, str) or not jti:
             raise E.InvalidClient("client assertion needs a jti")
         key = f"oidc:assertion:{_hash(client_id)}:{_hash(jti)}"
-        if not self.state.add(key, b"1", exp - now + self.clock_skew + 1):
+        if not self.state.add(key, b"1", exp - int(time.time()) + self.clock_skew + 1):
             raise E.InvalidClient("client assertion replayed")
+
+    def _check_audience(self, aud: object, endpoint: str) -> None:
+        """Exactly one audience, the issuer or the endpoint called.
+
+        An assertion naming several audiences, or another server's URL, could have been
+        made for someone else who now replays it here (CVE-2025-27370/27371).
+        """
+        if isinstance(aud, list):
+            if len(aud) != 1:
+                raise E.InvalidClient("client assertion must name exactly one audience")
+            aud = aud[0]
+        if not isinstance(aud, str) or aud not in (self.issuer, endpoint):
+            raise E.InvalidClient("client assertion audience is not this endpoint")
+
+    def _check_times(self, claims: Mapping[str, Any]) -> int:
+        """``exp`` is required and near; ``iat`` and ``nbf``, if present, are not in the
+        future. The lifetime bound also bounds the replay cache."""
+        now = int(time.time())
+        exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
+        if not _is_time(exp) or exp + self.clock_skew <= now:
+            raise E.InvalidClient("client assertion expired")
+        if exp - now > self.max_assertion_lifetime:
+            raise E.InvalidClient("client assertion lives too long")
+        if iat is not None:
+            if not _is_time(iat) or iat > now + self.clock_skew:
+                raise E.InvalidClient("client assertion issued in the future")
+            if exp - iat > self.max_assertion_lifetime:
+                raise E.InvalidClient("client assertion lives too long")
+        if nbf is not None and (not _is_time(nbf) or nbf > now + self.clock_skew):
+            raise E.InvalidClient("client assertion is not valid yet")
+        return exp
+
+
+def _is_time(value: object) -> TypeGuard[int]:
+    """A NumericDate as eLocal accepts it: a whole number (booleans are not numbers)."""
+    return isinstance(value, int) and not isinstance(value, bool)

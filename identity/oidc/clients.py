@@ -24,7 +24,9 @@ from infra.errors import Conflict, InvalidInput, NotFound
 CONFIDENTIAL_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt",
                         "tls_client_auth")
 AUTH_METHODS = (*CONFIDENTIAL_METHODS, "none")
-SUBJECT_TYPES = ("pairwise", "public")
+#: Only pairwise: a deployment-wide ``sub`` would let town halls link a person, which
+#: only the ``nif`` scope may do, with the person's consent.
+SUBJECT_TYPES = ("pairwise",)
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{2,99}$")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -117,7 +119,7 @@ def register_client(
         raise InvalidInput(f"{service} can only be granted to confidential clients",
                            field="scopes")
     if subject_type not in SUBJECT_TYPES:
-        raise InvalidInput("subject_type must be pairwise or public", field="subject_type")
+        raise InvalidInput("subject_type must be pairwise", field="subject_type")
     if id_token_signed_response_alg not in SIGNING_ALGORITHMS:
         raise InvalidInput(f"id_token_signed_response_alg must be one of {SIGNING_ALGORITHMS}",
                            field="id_token_signed_response_alg")

@@ -37,7 +37,8 @@ class OidcClient(Base):
     #: SHA-256 thumbprint (base64url) of the certificate the client presents for tls_client_auth.
     tls_certificate_thumbprint: Mapped[str | None] = mapped_column(String(64), default=None)
     allowed_scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
-    #: ``pairwise`` (per municipality) or ``public`` (one identifier across the deployment).
+    #: Always ``pairwise`` (per municipality); older ``public`` registrations get pairwise
+    #: subjects too.
     subject_type: Mapped[str] = mapped_column(String(10), default="pairwise")
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

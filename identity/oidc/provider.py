@@ -9,6 +9,11 @@ and expiry is automatic:
 - ``oidc:code-used:<hash>``: the grant issued from a redeemed code, to revoke it on reuse;
 - ``oidc:grant:<id>``: a grant (one code redemption and every refresh after it). Tokens
   are valid only while their grant exists, so deleting it revokes the whole family;
+- ``oidc:grant-revoked:<id>``: a revoked grant, remembered for its whole possible lifetime,
+  so that a grant revoked before it was even written (a code replayed mid-redemption)
+  never comes alive;
+- ``oidc:session-ended:<hash>``: a login session that logged out; grants without
+  ``offline_access`` bound to it stop working;
 - ``oidc:rt:<hash>`` / ``oidc:rt-used:<hash>``: refresh tokens and spent ones (reuse);
 - ``oidc:at-revoked:<jti>``: access tokens revoked before they expire;
 - ``oidc:assertion:<client>:<hash>``: client assertions already used (replay);
@@ -27,7 +32,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -52,7 +57,7 @@ from identity.oidc.clientauth import (
 from identity.oidc.clients import find_client
 from identity.oidc.keys import SIGNING_ALGORITHMS, KeyRing
 from identity.oidc.models import OidcConsent
-from identity.oidc.tokens import ACCESS_TOKEN_TYP, Signer, left_hash, new_jti
+from identity.oidc.tokens import ACCESS_TOKEN_TYP, ID_TOKEN_TYP, Signer, left_hash, new_jti
 from identity.oidc.vault import Vault
 from identity.sessions import Principal, SessionStore
 from infra.state import StateStore
@@ -81,9 +86,32 @@ class ProviderConfig:
 # --------------------------------------------------------------------------- outcomes
 
 
+#: Cookie that binds an interaction (a sign-in request) to the browser that started it.
+INTERACTION_COOKIE = "elocal_oidc_ia"
+
+
+@dataclass(frozen=True)
+class BrowserBinding:
+    """A secret the browser that sent the authorization request must show again.
+
+    Without it an attacker could start a request under their own PKCE and have a
+    logged-in victim open the resume link, receiving a code for the victim.
+    """
+
+    interaction_id: str
+    secret: str
+
+    @property
+    def cookie_path(self) -> str:
+        """The cookie goes only to this interaction's URLs, so parallel sign-ins in one
+        browser do not overwrite each other's binding."""
+        return f"/oidc/interaction/{self.interaction_id}"
+
+
 @dataclass(frozen=True)
 class Redirect:
     url: str
+    binding: BrowserBinding | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +130,7 @@ class ConsentPage:
     client_name: str
     municipality_code: str
     scopes: list[str]
+    binding: BrowserBinding | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +150,11 @@ class LogoutDone:
 
 Outcome = Redirect | ErrorPage | ConsentPage
 
+_FOREIGN_BROWSER = ErrorPage(
+    "invalid_request",
+    "this sign-in request was started in another browser (or its cookie expired); "
+    "go back to the application and start again", status=403)
+
 
 @dataclass(frozen=True)
 class ClientAccess:
@@ -135,6 +169,15 @@ class ClientAccess:
     scopes: tuple[str, ...]
     client_name: str = ""
     person: Principal | None = None
+
+
+OFFLINE_ACCESS = "offline_access"
+
+
+def _sid_claim(sid_hash: str) -> str:
+    """The ``sid`` an ID token carries: derived one way from the session id's hash, so
+    that it names the login session without revealing its cookie."""
+    return _b64url(hashlib.sha256(b"oidc-sid\0" + sid_hash.encode()).digest())[:32]
 
 
 def _now() -> int:
@@ -179,9 +222,7 @@ class Provider:
         self.signer = Signer(keys)
         self.config = config or ProviderConfig()
         self.client_auth = ClientAuthenticator(
-            db=db, state=state,
-            audiences=(self.issuer, self.token_endpoint, self.url("introspect"),
-                       self.url("revoke")),
+            db=db, state=state, issuer=self.issuer,
             clock_skew=self.config.clock_skew,
             max_assertion_lifetime=self.config.max_assertion_lifetime)
 
@@ -211,7 +252,7 @@ class Provider:
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token",
                                       "client_credentials"],
-            "subject_types_supported": ["pairwise", "public"],
+            "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
             "token_endpoint_auth_methods_supported": [*auth_methods, "none"],
             "token_endpoint_auth_signing_alg_values_supported": list(
@@ -267,29 +308,42 @@ class Provider:
             request = parse_authorization_request(params, snapshot)
         except E.OAuthError as exc:
             return Redirect(self._error_redirect(redirect_uri, exc, state))
+        binding = BrowserBinding(secrets.token_urlsafe(24), secrets.token_urlsafe(32))
         interaction = {
-            "id": secrets.token_urlsafe(24),
+            "id": binding.interaction_id,
             "request": request,
             "client": snapshot,
             "created": _now(),
+            "browser": _hash(binding.secret),
         }
         self._save_interaction(interaction)
-        return self._proceed(interaction, principal, sid)
+        outcome = self._proceed(interaction, principal, sid)
+        # While the request waits for login or consent, only this browser may take it on.
+        if isinstance(outcome, ConsentPage):
+            return replace(outcome, binding=binding)
+        if isinstance(outcome, Redirect) and outcome.url == self._login_url(interaction):
+            return replace(outcome, binding=binding)
+        return outcome
 
     def resume(self, interaction_id: str, principal: Principal | None,
-               sid: str | None) -> Outcome:
+               sid: str | None, browser_secret: str | None = None) -> Outcome:
         """Continue after the person logged in (the login ``next`` URL lands here)."""
         interaction = self._load_interaction(interaction_id)
         if interaction is None:
             return ErrorPage("invalid_request", "this sign-in request has expired; start again")
+        if not self._same_browser(interaction, browser_secret):
+            return _FOREIGN_BROWSER
         return self._proceed(interaction, principal, sid)
 
     def consent(self, interaction_id: str, csrf: str, approve: bool,
-                principal: Principal | None, sid: str | None) -> Outcome:
+                principal: Principal | None, sid: str | None,
+                browser_secret: str | None = None) -> Outcome:
         """The person's answer on the consent screen."""
         interaction = self._load_interaction(interaction_id)
         if interaction is None:
             return ErrorPage("invalid_request", "this sign-in request has expired; start again")
+        if not self._same_browser(interaction, browser_secret):
+            return _FOREIGN_BROWSER
         expected = interaction.get("csrf")
         if not expected or not csrf or not hmac.compare_digest(str(expected), csrf):
             return ErrorPage("invalid_request", "the form is stale or was not sent by eLocal",
@@ -319,6 +373,13 @@ class Provider:
                 row.scopes = sorted(set(row.scopes) | set(request["scopes"]))
         return Redirect(self._issue_code(interaction, principal, sid))
 
+    @staticmethod
+    def _same_browser(interaction: Mapping[str, Any], browser_secret: str | None) -> bool:
+        """Whether the request comes from the browser that sent the authorization request."""
+        expected = interaction.get("browser")
+        return bool(expected) and bool(browser_secret) and hmac.compare_digest(
+            str(expected), _hash(str(browser_secret)))
+
     def _proceed(self, interaction: dict[str, Any], principal: Principal | None,
                  sid: str | None) -> Outcome:
         request = interaction["request"]
@@ -344,6 +405,12 @@ class Provider:
                     request["redirect_uri"], E.InvalidRequest("id_token_hint is not valid"),
                     request["state"]))
             login_needed = hinted != self.subject_for(principal.subject, client)
+        hint = request.get("login_hint")
+        if not login_needed and not fresh and hint:
+            # The application expects someone else: the session of whoever is logged in
+            # now is not silently reused for them.
+            assert principal is not None
+            login_needed = not self._matches_login_hint(str(hint), principal, client)
         if login_needed:
             if "none" in prompt:
                 return Redirect(self._error_redirect(
@@ -355,12 +422,7 @@ class Provider:
         if essential is not None and not claimlib.acr_satisfies(
             claimlib.acr_for(principal.loa), essential
         ):
-            self.state.delete(self._ia_key(interaction["id"]))
-            return Redirect(self._error_redirect(
-                request["redirect_uri"],
-                E.UnmetAuthenticationRequirements(
-                    "the certificate used does not reach the requested level of assurance"),
-                request["state"]))
+            return self._unmet_acr(interaction, prompt, fresh=fresh)
         if self._needs_consent(principal, client, request["scopes"], prompt):
             if "none" in prompt:
                 return Redirect(self._error_redirect(
@@ -374,6 +436,39 @@ class Provider:
         if not self.state.delete(self._ia_key(interaction["id"])):
             return ErrorPage("invalid_request", "this sign-in request was already answered")
         return Redirect(self._issue_code(interaction, principal, sid))
+
+    def _unmet_acr(self, interaction: dict[str, Any], prompt: set[str], *,
+                   fresh: bool) -> Outcome:
+        """The session's certificate is below an essential ``acr``.
+
+        The person may hold a stronger certificate, so they are sent to log in again,
+        once; only a login made for this request that still falls short (or
+        ``prompt=none``, where nobody can be asked) ends in an error.
+        """
+        request = interaction["request"]
+        if "none" in prompt:
+            return Redirect(self._error_redirect(
+                request["redirect_uri"],
+                E.LoginRequired("a login with a stronger certificate is required"),
+                request["state"]))
+        if not fresh and not interaction.get("acr_login"):
+            interaction["acr_login"] = True
+            self._save_interaction(interaction)
+            return Redirect(self._login_url(interaction))
+        self.state.delete(self._ia_key(interaction["id"]))
+        return Redirect(self._error_redirect(
+            request["redirect_uri"],
+            E.UnmetAuthenticationRequirements(
+                "the certificate used does not reach the requested level of assurance"),
+            request["state"]))
+
+    def _matches_login_hint(self, hint: str, principal: Principal,
+                            client: Mapping[str, Any]) -> bool:
+        """A login hint names the person by NIF/NIE or by the ``sub`` this client knows."""
+        nif = hint.strip().upper().encode()
+        sub = self.subject_for(principal.subject, client).encode()
+        return (hmac.compare_digest(nif, principal.subject.upper().encode())
+                or hmac.compare_digest(hint.encode(), sub))
 
     def _needs_consent(self, principal: Principal, client: Mapping[str, Any],
                        scopes: list[str], prompt: set[str]) -> bool:
@@ -437,7 +532,7 @@ class Provider:
     def _hint_subject(self, id_token_hint: str) -> str | None:
         """The ``sub`` of an ID token eLocal issued (expired ones too), else None."""
         try:
-            _, hint = self.signer.verify(id_token_hint, typ=None, issuer=self.issuer,
+            _, hint = self.signer.verify(id_token_hint, typ=ID_TOKEN_TYP, issuer=self.issuer,
                                          check_exp=False)
         except E.InvalidToken:
             return None
@@ -447,19 +542,21 @@ class Provider:
     # ----------------------------------------------------------------- subjects
 
     def subject_for(self, subject: str, client: Mapping[str, Any]) -> str:
-        salt = self.vault.pairwise_salt
-        if client.get("subject_type") == "public":
-            return claimlib.public_subject(subject, salt)
-        return claimlib.pairwise_subject(client["municipality_code"], subject, salt)
+        """Always pairwise per municipality, whatever an older registration says: one
+        identifier across town halls would let them link a person without ``nif``."""
+        return claimlib.pairwise_subject(client["municipality_code"], subject,
+                                         self.vault.pairwise_salt)
 
-    def authenticate_client(self, creds: ClientCredentials, *,
-                            allow_public: bool) -> dict[str, Any]:
-        return self.client_auth.authenticate(creds, allow_public=allow_public)
+    def authenticate_client(self, creds: ClientCredentials, *, allow_public: bool,
+                            endpoint: str) -> dict[str, Any]:
+        """The calling client; ``endpoint`` (token, introspect, revoke) is the one called."""
+        return self.client_auth.authenticate(creds, allow_public=allow_public,
+                                             endpoint=self.url(endpoint))
 
     # ------------------------------------------------------------------- tokens
 
     def token(self, creds: ClientCredentials) -> dict[str, Any]:
-        client = self.authenticate_client(creds, allow_public=True)
+        client = self.authenticate_client(creds, allow_public=True, endpoint="token")
         grant_type = creds.form.get("grant_type", "")
         if grant_type == "authorization_code":
             return self._redeem_code(client, creds.form)
@@ -522,10 +619,14 @@ class Provider:
             "auth_time": principal["auth_time"],
             "scopes": record["scopes"],
             "sid": record["sid"],
-            "expires": _now() + self.config.refresh_ttl,
+            "expires": _now() + self._grant_ttl(record["scopes"]),
         }
         self.state.put(f"oidc:grant:{grant_id}", json.dumps(grant).encode(),
-                       self.config.refresh_ttl)
+                       self._grant_ttl(record["scopes"]))
+        if self._grant_revoked(grant_id):
+            # A replay of the code got in between claiming it and writing the grant.
+            self.state.delete(f"oidc:grant:{grant_id}")
+            raise E.InvalidGrant("the code was already used; its tokens are revoked")
         return self._issue_tokens(grant, client, nonce=record["nonce"])
 
     def _refresh(self, client: Mapping[str, Any], form: Mapping[str, str]) -> dict[str, Any]:
@@ -542,7 +643,7 @@ class Provider:
             raise E.InvalidGrant("the refresh token is unknown, expired or revoked")
         record = json.loads(raw)
         grant_id = record["grant_id"]
-        grant = self._grant(grant_id)
+        grant = self._live_grant(grant_id)
         if grant is None:
             raise E.InvalidGrant("the refresh token was revoked")
         remaining = max(1, grant["expires"] - _now())
@@ -597,20 +698,26 @@ class Provider:
             "at_hash": left_hash(access_token, alg),
             **claimlib.released_claims(grant["identity"], scopes, grant.get("capacity")),
         }
+        if grant.get("sid"):
+            id_claims["sid"] = _sid_claim(str(grant["sid"]))
         if nonce:
             id_claims["nonce"] = nonce
-        refresh_token = secrets.token_urlsafe(32)
-        remaining = max(1, grant["expires"] - now)
-        self.state.put(f"oidc:rt:{_hash(refresh_token)}",
-                       json.dumps({"grant_id": grant["id"]}).encode(), remaining)
-        return {
+        result: dict[str, Any] = {
             "access_token": access_token,
             "token_type": "Bearer",
             "expires_in": self.config.access_token_ttl,
-            "id_token": self.signer.sign(id_claims, alg, "JWT"),
-            "refresh_token": refresh_token,
+            "id_token": self.signer.sign(id_claims, alg, ID_TOKEN_TYP),
             "scope": " ".join(scopes),
         }
+        if OFFLINE_ACCESS in grant["scopes"]:
+            # Only a person who consented to offline_access lets the application keep
+            # access after the access token expires (OIDC Core §11).
+            refresh_token = secrets.token_urlsafe(32)
+            remaining = max(1, grant["expires"] - now)
+            self.state.put(f"oidc:rt:{_hash(refresh_token)}",
+                           json.dumps({"grant_id": grant["id"]}).encode(), remaining)
+            result["refresh_token"] = refresh_token
+        return result
 
     def _client_credentials(self, client: Mapping[str, Any],
                             form: Mapping[str, str]) -> dict[str, Any]:
@@ -672,9 +779,45 @@ class Provider:
         raw = self.state.get(f"oidc:grant:{grant_id}")
         return None if raw is None else dict(json.loads(raw))
 
+    def _grant_ttl(self, scopes: list[str]) -> int:
+        """A grant without offline_access lives no longer than its one access token."""
+        if OFFLINE_ACCESS in scopes:
+            return self.config.refresh_ttl
+        return self.config.access_token_ttl
+
+    def _grant_revoked(self, grant_id: str) -> bool:
+        return self.state.get(f"oidc:grant-revoked:{grant_id}") is not None
+
+    def _live_grant(self, grant_id: str) -> dict[str, Any] | None:
+        """The grant if it exists, was not revoked and (without offline_access) its login
+        session has not logged out."""
+        grant = self._grant(grant_id)
+        if grant is None or self._grant_revoked(grant_id):
+            return None
+        if (grant.get("kind") != "client_credentials"
+                and OFFLINE_ACCESS not in grant.get("scopes", ())
+                and grant.get("sid")
+                and self.state.get(f"oidc:session-ended:{grant['sid']}") is not None):
+            return None
+        return grant
+
     def revoke_grant(self, grant_id: str) -> None:
-        """End a grant: its access tokens and every refresh token of the family stop working."""
+        """End a grant: its access tokens and every refresh token of the family stop working.
+
+        The mark outlives any grant, so that a grant written after its revocation (a code
+        redemption racing with a replay of that code) is dead on arrival.
+        """
+        self.state.put(f"oidc:grant-revoked:{grant_id}", b"1",
+                       max(self.config.refresh_ttl, self.config.access_token_ttl))
         self.state.delete(f"oidc:grant:{grant_id}")
+
+    def end_session_grants(self, sid: str) -> None:
+        """A login session logged out: the grants it gave without offline_access end too.
+
+        Grants with offline_access were given precisely to outlive the session.
+        """
+        self.state.put(f"oidc:session-ended:{_hash(sid)}", b"1",
+                       max(self.config.refresh_ttl, self.config.access_token_ttl))
 
     # ------------------------------------------------------ access-token checks
 
@@ -691,7 +834,7 @@ class Provider:
         jti = claims.get("jti")
         if not isinstance(jti, str) or self.state.get(f"oidc:at-revoked:{_hash(jti)}"):
             raise E.InvalidToken("the access token was revoked")
-        grant = self._grant(str(claims.get("gid", "")))
+        grant = self._live_grant(str(claims.get("gid", "")))
         if grant is None or grant["client_id"] != claims.get("client_id"):
             raise E.InvalidToken("the access token was revoked")
         with self.db() as s:
@@ -779,8 +922,8 @@ class Provider:
                 **claimlib.released_claims(grant["identity"], scopes, grant.get("capacity"))}
 
     def introspect(self, creds: ClientCredentials) -> dict[str, Any]:
-        """RFC 7662, for authenticated clients of the token's own municipality."""
-        caller = self.authenticate_client(creds, allow_public=False)
+        """RFC 7662, for the authenticated client the token was issued to."""
+        caller = self.authenticate_client(creds, allow_public=False, endpoint="introspect")
         token = creds.form.get("token", "")
         if not token:
             raise E.InvalidRequest("token is required")
@@ -791,7 +934,8 @@ class Provider:
             except E.InvalidToken:
                 return inactive
             grant = claims.pop("_grant")
-            if grant["municipality_code"] != caller["municipality_code"]:
+            if grant["client_id"] != caller["client_id"]:
+                # A client learns nothing about tokens issued to other applications.
                 return inactive
             return {"active": True, "token_type": "Bearer",
                     **{k: claims[k] for k in ("scope", "client_id", "sub", "exp", "iat", "iss",
@@ -800,8 +944,8 @@ class Provider:
         raw = self.state.get(f"oidc:rt:{_hash(token)}") if len(token) <= 256 else None
         if raw is None:
             return inactive
-        grant = self._grant(json.loads(raw)["grant_id"])
-        if grant is None or grant["municipality_code"] != caller["municipality_code"]:
+        grant = self._live_grant(json.loads(raw)["grant_id"])
+        if grant is None or grant["client_id"] != caller["client_id"]:
             return inactive
         return {"active": True, "token_type": "refresh_token", "client_id": grant["client_id"],
                 "sub": grant["sub"], "scope": " ".join(grant["scopes"]),
@@ -813,7 +957,7 @@ class Provider:
         Tokens of other clients, unknown and invalid tokens are silently ignored, as the
         RFC requires, so that the endpoint reveals nothing.
         """
-        caller = self.authenticate_client(creds, allow_public=True)
+        caller = self.authenticate_client(creds, allow_public=True, endpoint="revoke")
         token = creds.form.get("token", "")
         if not token:
             raise E.InvalidRequest("token is required")
@@ -850,7 +994,9 @@ class Provider:
         hint_claims: dict[str, Any] | None = None
         if hint:
             try:
-                _, hint_claims = self.signer.verify(hint, typ=None, issuer=self.issuer,
+                # Expired hints are accepted (RP-initiated logout §2: the OP SHOULD),
+                # but only ID tokens: an access token is no hint.
+                _, hint_claims = self.signer.verify(hint, typ=ID_TOKEN_TYP, issuer=self.issuer,
                                                     check_exp=False)
             except E.InvalidToken:
                 return ErrorPage("invalid_request", "id_token_hint was not issued by eLocal")
@@ -878,9 +1024,12 @@ class Provider:
         same_person = (
             hint_claims is not None and client is not None
             and hint_claims.get("sub") == self.subject_for(principal.subject, client)
+            # A hint from another login session (of the same person) does not end this one
+            # without asking.
+            and hint_claims.get("sid", _sid_claim(_hash(sid))) == _sid_claim(_hash(sid))
         )
         if same_person:
-            self.sessions.close(sid)
+            self._close_session(sid)
             return LogoutDone(redirect, ended=True)
         csrf = secrets.token_urlsafe(24)
         pending = {"sid": _hash(sid), "redirect": redirect}
@@ -896,6 +1045,10 @@ class Provider:
         pending = json.loads(raw)
         if sid is None or not hmac.compare_digest(pending["sid"], _hash(sid)):
             return LogoutDone(pending["redirect"], ended=False)
-        self.sessions.close(sid)
+        self._close_session(sid)
         return LogoutDone(pending["redirect"], ended=True)
+
+    def _close_session(self, sid: str) -> None:
+        self.sessions.close(sid)
+        self.end_session_grants(sid)
 

@@ -22,6 +22,8 @@ from identity.oidc.errors import InvalidToken
 from identity.oidc.keys import SIGNING_ALGORITHMS, KeyRing
 
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105
+#: ID tokens are typed too, so that an access token can never pass for one.
+ID_TOKEN_TYP = "JWT"  # noqa: S105
 #: A bearer token longer than this is not one eLocal issued.
 MAX_TOKEN_LENGTH = 8192
 
@@ -66,7 +68,7 @@ class Signer:
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise InvalidToken("the token signature does not verify") from exc
         if typ is not None and str(decoded.header.get("typ", "")).lower() not in (
-            typ, f"application/{typ}"
+            typ.lower(), f"application/{typ.lower()}"
         ):
             raise InvalidToken(f"the token is not of type {typ}")
         claims = dict(decoded.claims)

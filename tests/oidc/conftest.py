@@ -41,10 +41,15 @@ def fresh_keys(ctx: Context) -> None:
     ctx.oidc.keys.invalidate()
 
 
+#: Every person-facing scope, ``nif`` included (it is never granted by default).
+ALL_PERSON_SCOPES = ["openid", "profile", "email", "nif", "representation", "offline_access"]
+
+
 @pytest.fixture
 def rp(ctx: Context, demo_code: str) -> Rp:
     """A confidential client (client_secret_basic) of the first demo municipality."""
-    return add_client(ctx, demo_code, client_id="tax-portal", name="Portal tributario")
+    return add_client(ctx, demo_code, client_id="tax-portal", name="Portal tributario",
+                      scopes=ALL_PERSON_SCOPES)
 
 
 @pytest.fixture(scope="session")

@@ -57,9 +57,12 @@ def logged_in(browser: Browser, demo_code: str) -> Browser:
     return browser
 
 
+OFFLINE = "openid profile offline_access"
+
+
 def test_a_reused_code_is_rejected_and_its_tokens_revoked(logged_in: Browser, rp: Rp) -> None:
     http = logged_in.http
-    code, _ = code_for(logged_in, rp)
+    code, _ = code_for(logged_in, rp, scope=OFFLINE)
     first = redeem(http, rp, code)
     assert first.status_code == 200
     tokens = first.json()
@@ -207,7 +210,7 @@ def test_an_id_token_is_not_an_access_token(logged_in: Browser, rp: Rp) -> None:
 
 def test_refresh_token_reuse_revokes_the_family(logged_in: Browser, rp: Rp) -> None:
     http = logged_in.http
-    code, _ = code_for(logged_in, rp)
+    code, _ = code_for(logged_in, rp, scope=OFFLINE)
     first = redeem(http, rp, code).json()
     second = refresh(http, rp, first["refresh_token"]).json()
     third = refresh(http, rp, second["refresh_token"]).json()
@@ -223,7 +226,7 @@ def test_refresh_token_reuse_revokes_the_family(logged_in: Browser, rp: Rp) -> N
 def test_a_refresh_token_of_another_client_is_refused(ctx: Context, logged_in: Browser, rp: Rp,
                                                       demo_code: str) -> None:
     other = add_client(ctx, demo_code, client_id="other-app")
-    code, _ = code_for(logged_in, rp)
+    code, _ = code_for(logged_in, rp, scope=OFFLINE)
     tokens = redeem(logged_in.http, rp, code).json()
     assert refresh(logged_in.http, other, tokens["refresh_token"]).json()["error"] == (
         "invalid_grant")
@@ -234,7 +237,7 @@ def test_a_refresh_token_of_another_client_is_refused(ctx: Context, logged_in: B
 def test_introspection_needs_an_authenticated_client_of_the_same_town(
         ctx: Context, logged_in: Browser, rp: Rp, second_code: str) -> None:
     http = logged_in.http
-    code, _ = code_for(logged_in, rp)
+    code, _ = code_for(logged_in, rp, scope=OFFLINE)
     tokens = redeem(http, rp, code).json()
     anonymous = http.post("/oidc/introspect", data={"token": tokens["access_token"]})
     assert anonymous.status_code == 401
@@ -243,7 +246,7 @@ def test_introspection_needs_an_authenticated_client_of_the_same_town(
     assert public.status_code == 401
     live = introspect(http, rp, tokens["access_token"])
     assert live["active"] is True and live["client_id"] == rp.client_id
-    assert set(live["scope"].split()) == {"openid", "profile"}
+    assert set(live["scope"].split()) == {"openid", "profile", "offline_access"}
     assert introspect(http, rp, tokens["refresh_token"])["active"] is True
     elsewhere = add_client(ctx, second_code, client_id="elsewhere")
     assert introspect(http, elsewhere, tokens["access_token"]) == {"active": False}
@@ -251,14 +254,14 @@ def test_introspection_needs_an_authenticated_client_of_the_same_town(
 
 def test_revocation(logged_in: Browser, rp: Rp) -> None:
     http = logged_in.http
-    code, _ = code_for(logged_in, rp)
+    code, _ = code_for(logged_in, rp, scope=OFFLINE)
     tokens = redeem(http, rp, code).json()
     r = http.post("/oidc/revoke", auth=rp.basic, data={"token": tokens["access_token"]})
     assert r.status_code == 200
     assert userinfo_status(http, tokens["access_token"]) == 401
     assert refresh(http, rp, tokens["refresh_token"]).status_code == 200   # only that AT
 
-    code, _ = code_for(logged_in, rp)
+    code, _ = code_for(logged_in, rp, scope=OFFLINE)
     tokens = redeem(http, rp, code).json()
     assert http.post("/oidc/revoke", auth=rp.basic,
                      data={"token": tokens["refresh_token"]}).status_code == 200

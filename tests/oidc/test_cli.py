@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from api import cli
 from api.context import Context
-from identity.oidc import rotate, vault_for
+from identity.oidc import get_client, list_clients, rotate, vault_for
 from infra.db import utcnow
 from tests.oidc.conftest import Browser, Rp, code_for, make_principal, redeem
 from tests.oidc.test_flow import id_token_claims
@@ -142,3 +142,23 @@ def test_keys_sealed_under_one_data_folder_do_not_open_under_another(tmp_path: P
         vault_for(tmp_path).open(sealed, kid.encode())
     with pytest.raises(VaultError):   # bound to its key id, too
         vault_for(ctx.settings.data_dir).open(sealed, b"another-kid")
+
+
+def test_clients_add_grants_nif_only_when_named_and_has_no_public_subjects(
+        elocal: Callable[..., Ran], ctx: Context, demo_code: str) -> None:
+    plain = elocal("clients", "add", demo_code, "Reservas", "--client-id", "reservas",
+                   "--redirect-uri", "https://reservas.example/cb")
+    assert plain.returncode == 0, plain.stderr
+    named = elocal("clients", "add", demo_code, "Tributos", "--client-id", "tributos",
+                   "--redirect-uri", "https://tributos.example/cb",
+                   "--scope", "openid", "--scope", "nif")
+    assert named.returncode == 0, named.stderr
+    with ctx.transaction() as s:
+        assert "nif" not in get_client(s, "reservas").allowed_scopes
+        assert "offline_access" in get_client(s, "reservas").allowed_scopes
+        assert get_client(s, "tributos").allowed_scopes == ["openid", "nif"]
+    public = elocal("clients", "add", demo_code, "Todos", "--subject-type", "public",
+                    "--redirect-uri", "https://todos.example/cb")
+    assert public.returncode != 0
+    with ctx.transaction() as s:
+        assert not any(c.name == "Todos" for c in list_clients(s, demo_code))

@@ -8,17 +8,21 @@ import time
 from urllib.parse import quote
 
 import httpx
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from fastapi.testclient import TestClient
 from joserfc import jwt
-from joserfc.jwk import ECKey, OctKey
+from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from api.context import Context
 from identity.oidc import certificate_thumbprint
+from identity.oidc.clientauth import MAX_ASSERTION_LENGTH
 from tests.conftest import LiveServer
 from tests.oidc.conftest import (
     CALLBACK,
     Browser,
+    Rp,
     add_client,
     code_for,
     make_principal,
@@ -28,7 +32,7 @@ from tests.oidc.conftest import (
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
-def assertion(key: ECKey | OctKey, client_id: str, aud: str, alg: str = "ES256",
+def assertion(key: ECKey | OctKey | RSAKey, client_id: str, aud: str, alg: str = "ES256",
               **claims: object) -> str:
     now = int(time.time())
     body = {"iss": client_id, "sub": client_id, "aud": aud, "iat": now, "exp": now + 60,
@@ -139,3 +143,79 @@ def test_mtls_over_the_https_listener(https_listener: str, ctx: Context,
         assert app_tls.get("/oidc/userinfo", headers=auth).status_code == 200
         assert other_tls.get("/oidc/userinfo", headers=auth).status_code == 401
         assert no_cert.get("/oidc/userinfo", headers=auth).status_code == 401
+
+
+@pytest.fixture
+def jwt_client(ctx: Context, demo_code: str) -> tuple[ECKey, Rp]:
+    key = ECKey.generate_key("P-256", private=True)
+    rp = add_client(ctx, demo_code, client_id="jwt-strict",
+                    token_endpoint_auth_method="private_key_jwt",
+                    jwks={"keys": [key.as_dict(private=False)]})
+    return key, rp
+
+
+def introspect_with(http: httpx.Client, rp: Rp, client_assertion: str) -> httpx.Response:
+    return http.post("/oidc/introspect", data={
+        "token": "x", "client_id": rp.client_id, "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": client_assertion})
+
+
+def test_client_assertion_audience_is_exactly_the_issuer_or_the_endpoint(
+        client: TestClient, ctx: Context, jwt_client: tuple[ECKey, Rp]) -> None:
+    key, rp = jwt_client
+    issuer = ctx.settings.public_url
+    endpoint = f"{issuer}/oidc/introspect"
+
+    def status(aud: object) -> int:
+        return introspect_with(client, rp, assertion(key, rp.client_id, aud)).status_code  # type: ignore[arg-type]
+
+    assert status(endpoint) == 200
+    assert status(issuer) == 200
+    assert status([endpoint]) == 200
+    # Several audiences, or another endpoint's URL, are how assertions get replayed.
+    assert status([endpoint, "https://other.example/token"]) == 401
+    assert status([issuer, endpoint]) == 401
+    assert status(f"{issuer}/oidc/token") == 401
+    assert status([]) == 401
+    assert status(f"{issuer}/") == 401
+
+
+def test_client_assertion_times_and_identity(client: TestClient, ctx: Context,
+                                             jwt_client: tuple[ECKey, Rp]) -> None:
+    key, rp = jwt_client
+    aud = f"{ctx.settings.public_url}/oidc/introspect"
+    now = int(time.time())
+
+    def status(**claims: object) -> int:
+        return introspect_with(client, rp, assertion(key, rp.client_id, aud,
+                                                     **claims)).status_code
+
+    assert status() == 200
+    assert status(iat=now + 120, exp=now + 300) == 401            # issued in the future
+    assert status(iat=now - 86400, exp=now + 60) == 401           # a day-long lifetime
+    assert status(nbf=now + 3600) == 401                          # not valid yet
+    assert status(iat="yesterday") == 401
+    assert status(exp=True) == 401
+    assert status(sub="someone-else") == 401
+    assert status(iss="someone-else") == 401
+    single = assertion(key, rp.client_id, aud)
+    assert introspect_with(client, rp, single).status_code == 200
+    replayed = introspect_with(client, rp, single)
+    assert replayed.status_code == 401 and replayed.json()["error"] == "invalid_client"
+    oversized = assertion(key, rp.client_id, aud, pad="x" * MAX_ASSERTION_LENGTH)
+    too_big = introspect_with(client, rp, oversized)
+    assert too_big.status_code == 401 and too_big.json()["error"] == "invalid_client"
+
+
+def test_a_client_assertion_outside_the_algorithm_allow_list_is_refused(
+        client: TestClient, ctx: Context, demo_code: str) -> None:
+    key = RSAKey.generate_key(2048, private=True)
+    rp = add_client(ctx, demo_code, client_id="rsa-jwt",
+                    token_endpoint_auth_method="private_key_jwt",
+                    jwks={"keys": [key.as_dict(private=False)]})
+    aud = f"{ctx.settings.public_url}/oidc/introspect"
+    assert introspect_with(client, rp, assertion(key, rp.client_id, aud, alg="RS256")
+                           ).status_code == 200
+    for alg in ("RS512", "PS512", "RS384"):
+        assert introspect_with(client, rp, assertion(key, rp.client_id, aud, alg=alg)
+                               ).status_code == 401, alg

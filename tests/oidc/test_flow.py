@@ -40,7 +40,7 @@ def test_discovery_names_the_issuer_and_every_endpoint(client: TestClient, ctx: 
     assert "openid" in meta["scopes_supported"] and "nif" in meta["scopes_supported"]
     assert "RS256" in meta["id_token_signing_alg_values_supported"]
     assert meta["response_types_supported"] == ["code"]
-    assert set(meta["subject_types_supported"]) == {"pairwise", "public"}
+    assert meta["subject_types_supported"] == ["pairwise"]
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert meta["authorization_response_iss_parameter_supported"] is True
     jwks = client.get("/oidc/jwks").json()["keys"]
@@ -51,8 +51,8 @@ def test_discovery_names_the_issuer_and_every_endpoint(client: TestClient, ctx: 
 def test_code_flow_with_consent_issues_signed_tokens(browser: Browser, rp: Rp, ctx: Context,
                                                      demo_code: str) -> None:
     browser.login_as(make_principal(demo_code, loa="high"))
-    first = browser.authorize(rp, scope="openid profile email nif", consent=False,
-                              nonce="n-0S6")
+    first = browser.authorize(rp, scope="openid profile email nif offline_access",
+                              consent=False, nonce="n-0S6")
     assert first.status_code == 200
     assert "Portal tributario" in first.text and "NIF" in first.text
     assert first.headers["x-frame-options"] == "DENY"
@@ -75,7 +75,8 @@ def test_code_flow_with_consent_issues_signed_tokens(browser: Browser, rp: Rp, c
     at_header, at_claims = id_token_claims(browser.http, body["access_token"])
     assert at_header["typ"] == "at+jwt"
     assert at_claims["client_id"] == rp.client_id and at_claims["sub"] == claims["sub"]
-    assert set(at_claims["scope"].split()) == {"openid", "profile", "email", "nif"}
+    assert set(at_claims["scope"].split()) == {"openid", "profile", "email", "nif",
+                                               "offline_access"}
 
     # The second time the consent screen is not shown again.
     again = browser.authorize(rp, scope="openid profile", consent=False)
@@ -131,7 +132,7 @@ def test_pkce_public_client(browser: Browser, ctx: Context, demo_code: str) -> N
 def test_refresh_rotates_and_keeps_the_subject(browser: Browser, rp: Rp,
                                                demo_code: str) -> None:
     browser.login_as(make_principal(demo_code))
-    code, _ = code_for(browser, rp)
+    code, _ = code_for(browser, rp, scope="openid offline_access")
     first = redeem(browser.http, rp, code).json()
     r = browser.http.post("/oidc/token", auth=rp.basic, data={
         "grant_type": "refresh_token", "refresh_token": first["refresh_token"]})

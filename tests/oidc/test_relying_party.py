@@ -56,7 +56,7 @@ def certificate_login(http: httpx.Client, ctx: Context, municipality: str, perso
     people = ctx.settings.pki_dir / "people"
     key = serialization.load_pem_private_key((people / f"{person}.key.pem").read_bytes(),
                                              password=None)
-    challenge = http.post("/login/challenge")
+    challenge = http.post("/login/challenge", params={"municipality": municipality})
     assert challenge.status_code == 200, challenge.text
     message = challenge.json()["message"].encode()
     if isinstance(key, ec.EllipticCurvePrivateKey):
@@ -107,11 +107,13 @@ def test_openid_client_runs_the_whole_flow(live: LiveServer, ctx: Context,
                                            demo_code: str) -> None:
     node_modules()
     rp = add_client(ctx, demo_code, client_id="sports-booking", name="Reserva de pistas",
-                    redirect_uris=[CALLBACK], post_logout_redirect_uris=[LOGGED_OUT])
+                    redirect_uris=[CALLBACK], post_logout_redirect_uris=[LOGGED_OUT],
+                    scopes=["openid", "profile", "nif", "offline_access"])
+    # The relying party refreshes, so it asks for offline_access (OIDC Core §11).
     driver = RelyingParty({
         "issuer": live.url, "client_id": rp.client_id, "client_secret": rp.secret,
         "redirect_uri": CALLBACK, "post_logout_redirect_uri": LOGGED_OUT,
-        "scope": "openid profile nif",
+        "scope": "openid profile nif offline_access",
     })
     try:
         authorize_url = driver.read()["authorize"]
