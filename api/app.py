@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api import problems
 from api.context import Context
 from api.db import upgrade
+from api.limits import RequestBodyLimit, default_limits
 from api.routes import ROUTERS
 from api.settings import Settings
 
@@ -32,6 +33,8 @@ def create_app(settings: Settings | None = None, *, ctx: Context | None = None,
     )
     app.state.ctx = ctx
     problems.install(app)
+    # Uploads are capped as they stream, before any route spools them.
+    app.add_middleware(RequestBodyLimit, limits=default_limits(ctx))
     for router in ROUTERS:
         app.include_router(router)
     return app

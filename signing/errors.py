@@ -70,3 +70,33 @@ class RevocationUnavailable(ServiceUnavailable):
 class TokenUnavailable(ServiceUnavailable):
     code = "token_unavailable"
     title = "The hardware token holding the seal key is unavailable"
+
+
+class ExistingSignatureWouldBreak(InvalidInput):
+    code = "existing_signature_would_break"
+    title = "Sealing this way would invalidate a signature the document already carries"
+
+
+class StampOnSignedDocument(InvalidInput):
+    code = "stamp_on_signed_document"
+    title = "A visible stamp would cover a document that is already signed"
+
+
+class SignatureNotIntact(InvalidInput):
+    code = "signature_not_intact"
+    title = "The signature to extend does not match the document"
+
+
+class CertifyNotAllowed(InvalidInput):
+    code = "certification_not_allowed"
+    title = "Only the first signature of a PDF can certify it"
+
+
+class DocumentLocked(InvalidInput):
+    code = "document_locked_by_certification"
+    title = "The PDF's certification forbids adding signatures"
+
+
+class StampFontMissing(ServiceUnavailable):
+    code = "stamp_font_unavailable"
+    title = "The font for visible stamps on PDF/A documents is not installed"

@@ -32,20 +32,29 @@ from pyhanko.sign.ades.cades_asn1 import (
     SignaturePolicyIdentifier,
     SigPolicyQualifierInfo,
 )
+from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
 from pyhanko.sign.general import SigningError as PyHankoSigningError
-from pyhanko.sign.validation import EmbeddedPdfSignature
+from pyhanko.sign.validation import EmbeddedPdfSignature, read_certification_data
 from pyhanko.sign.validation.dss import async_add_validation_info
+from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko.stamp import QRStampStyle, TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
 
 from infra.errors import ElocalError
 from signing.errors import (
+    CertifyNotAllowed,
+    DocumentLocked,
     EncryptedPdf,
     NotAnElocalSignature,
     NotAPdf,
     RevocationUnavailable,
+    SignatureNotIntact,
     SigningError,
+    StampFontMissing,
+    StampOnSignedDocument,
     TooManyRevisions,
     TsaUnavailable,
 )
@@ -200,13 +209,25 @@ async def seal(
     validation_context: Callable[[], ValidationContext],
     stamp: Stamp | None = None,
     certify: bool = False,
+    docmdp: fields.MDPPerm = fields.MDPPerm.FILL_FORMS,
     age_policy: bool = False,
     reason: str | None = None,
     location: str | None = None,
 ) -> None:
-    """Sign ``writer`` with ``key`` at ``level`` and write the result to ``output``."""
+    """Sign ``writer`` with ``key`` at ``level`` and write the result to ``output``.
+
+    ``docmdp`` is the certification's permission (1 no changes, 2 form filling, 3 also
+    annotations); it matters only with ``certify``.
+    """
     if level.timestamped and timestamper is None:
         raise TsaUnavailable("no TSA is configured for a timestamped level")
+    _check_may_sign(writer.prev, certify, stamp is not None)
+    pdfa = is_pdfa(writer.prev)
+    font = stamp_font() if stamp is not None and pdfa else None
+    if stamp is not None and pdfa and font is None:
+        raise StampFontMissing("a visible stamp on a PDF/A document needs an embeddable font "
+                               f"(one of {', '.join(STAMP_FONT_CANDIDATES)}); install it or "
+                               "seal without a stamp", pdfa=True)
     existing = {name for name, *_ in fields.enumerate_sig_fields(writer.prev)}
     field_name = next(f"Seal{i}" for i in range(1, 10_000) if f"Seal{i}" not in existing)
     meta = signers.PdfSignatureMetadata(
@@ -214,7 +235,7 @@ async def seal(
         md_algorithm="sha256",
         subfilter=fields.SigSeedSubFilter.PADES,
         certify=certify,
-        docmdp_permissions=fields.MDPPerm.FILL_FORMS,
+        docmdp_permissions=docmdp,
         reason=reason,
         location=location,
         embed_validation_info=level.long_term,
@@ -227,7 +248,7 @@ async def seal(
     params = None
     if stamp is not None:
         field_spec = fields.SigFieldSpec(field_name, on_page=stamp.page, box=stamp.box)
-        style = _stamp_style(stamp, is_pdfa(writer.prev), stamp_font())
+        style = _stamp_style(stamp, pdfa, font)
         params = stamp.text_params()
     signer = key.signer
     pdf_signer = signers.PdfSigner(
@@ -269,28 +290,34 @@ async def extend(
     allows either), B-LT by adding the validation data to the DSS, and B-LTA with a
     document timestamp over all of that.
     """
-    reader = writer.prev
-    sigs = [s for s in reader.embedded_regular_signatures
-            if s.signer_cert.dump() == key.asn1_certificate.dump()]
-    if not sigs:
-        raise NotAnElocalSignature("the PDF has no signature by this municipality's seal")
-    sig: EmbeddedPdfSignature = sigs[-1]
     if level is Level.B_B:
         raise NotAnElocalSignature("a signature cannot be extended to B-B")
+    reader = writer.prev
+    sig = _intact_own_signature(reader, key)
+    field_name = sig.field_name
     ts_signer = signers.PdfTimeStamper(timestamper)
     has_ts = _has_signature_timestamp(sig) or bool(reader.embedded_timestamp_signatures)
     with _translated_errors():
-        buf: IO[bytes] = io.BytesIO()
         current = writer
+        doc_timestamp: str | None = None
         if not has_ts:
+            buf: IO[bytes] = io.BytesIO()
             await ts_signer.async_timestamp_pdf(current, "sha256", output=buf)
             current = IncrementalPdfFileWriter(buf, strict=False)
-            sig = current.prev.embedded_regular_signatures[-1]
+            sig = _signature_in_field(current.prev, field_name)
+            doc_timestamp = current.prev.embedded_timestamp_signatures[-1].field_name
         if level.long_term:
             vc = validation_context()
             buf2 = io.BytesIO()
             await async_add_validation_info(sig, vc, output=buf2, force_write=True)
             current = IncrementalPdfFileWriter(buf2, strict=False)
+            if doc_timestamp is not None:
+                # The document timestamp just added is the seal's B-T evidence: B-LT
+                # needs the validation data of its TSA chain in the DSS as well.
+                ts_sig = _signature_in_field(current.prev, doc_timestamp)
+                buf_ts = io.BytesIO()
+                await async_add_validation_info(ts_sig, vc, output=buf_ts)
+                current = IncrementalPdfFileWriter(buf_ts, strict=False)
             if level is Level.B_LTA:
                 buf3 = io.BytesIO()
                 await ts_signer.async_timestamp_pdf(current, "sha256", validation_context=vc,
@@ -302,6 +329,66 @@ async def extend(
         final.seek(0)
         while chunk := final.read(1 << 20):
             output.write(chunk)
+
+
+def _intact_own_signature(reader: PdfFileReader, key: SealKey) -> EmbeddedPdfSignature:
+    """The newest signature by ``key``, once shown to be intact and not altered since.
+
+    Extending adds timestamps and validation data on the service's authority; doing so
+    for a forged document (the seal's bytes changed, or content rewritten in a later
+    revision) would lend the forgery fresh evidence.
+    """
+    own = key.asn1_certificate.dump()
+    sigs = [s for s in reader.embedded_regular_signatures if s.signer_cert.dump() == own]
+    if not sigs:
+        raise NotAnElocalSignature("the PDF has no signature by this municipality's seal")
+    sig: EmbeddedPdfSignature = sigs[-1]
+    try:
+        sig.compute_integrity_info()
+        digest_ok, signature_ok = validate_sig_integrity(
+            sig.signer_info, sig.signer_cert, "data", sig.compute_digest())
+    except (PdfError, SignatureValidationError, ValueError, KeyError, TypeError) as exc:
+        raise SignatureNotIntact(f"the seal cannot be checked: {exc}",
+                                 field=sig.field_name) from None
+    if not (digest_ok and signature_ok):
+        raise SignatureNotIntact("the document bytes the seal covers have been changed",
+                                 field=sig.field_name)
+    if sig.coverage is None or sig.coverage < SignatureCoverageLevel.ENTIRE_REVISION:
+        raise SignatureNotIntact("the seal does not cover its whole revision",
+                                 field=sig.field_name)
+    diff = sig.diff_result
+    if not isinstance(diff, DiffResult) or diff.modification_level > ModificationLevel.FORM_FILLING:
+        raise SignatureNotIntact("the document was modified after it was sealed",
+                                 field=sig.field_name)
+    return sig
+
+
+def _signature_in_field(reader: PdfFileReader, field_name: str | None) -> EmbeddedPdfSignature:
+    return next(s for s in reader.embedded_signatures if s.field_name == field_name)
+
+
+def _check_may_sign(reader: PdfFileReader, certify: bool, visible: bool) -> None:
+    """Refuse, as the caller's mistake, what pyHanko would only reject mid-signature.
+
+    A certification must be the document's first signature, and an author who
+    certified with "no changes" (``/P 1``) forbids any further signature. A new visible
+    widget over signed pages is what an overlay attack looks like, so validators
+    (eLocal's among them) fail the earlier signatures: such a seal must be invisible.
+    """
+    has_signatures = any(True for _ in fields.enumerate_sig_fields(reader, filled_status=True))
+    if certify and has_signatures:
+        raise CertifyNotAllowed("the PDF is already signed; only its first signature can "
+                                "certify it (seal without certify)")
+    if visible and has_signatures:
+        raise StampOnSignedDocument("the PDF is already signed and a new visible stamp would "
+                                    "invalidate those signatures; seal it without a stamp")
+    try:
+        cd = read_certification_data(reader)
+    except (PdfError, ValueError, KeyError, TypeError) as exc:
+        raise NotAPdf(f"the PDF's certification cannot be read: {exc}") from None
+    if cd is not None and cd.permission == fields.MDPPerm.NO_CHANGES:
+        raise DocumentLocked("the PDF is certified with no changes allowed (DocMDP P=1), so "
+                             "no signature can be added without breaking it")
 
 
 def _has_signature_timestamp(sig: EmbeddedPdfSignature) -> bool:
@@ -332,7 +419,9 @@ class _translated_errors:
                     f"level: {cause}") from exc
             cause = cause.__cause__ or cause.__context__
         if isinstance(exc, PyHankoSigningError):
-            if "revocation" in str(exc).lower() or "validat" in str(exc).lower():
+            # Only an explicit revocation failure means a dependency is down; any other
+            # refusal stays a signing failure rather than an invitation to retry later.
+            if "revocation" in str(exc).lower():
                 raise RevocationUnavailable(str(exc)) from exc
             raise SigningError(f"pyHanko could not sign: {exc}") from exc
         if isinstance(exc, PdfError):

@@ -24,6 +24,7 @@ from asn1crypto import cms
 from cryptography import x509
 from cryptography.hazmat.primitives.hashes import SHA256
 from lxml import etree
+from pyhanko.sign.fields import MDPPerm
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,7 +33,12 @@ from certs.keys import KeyMaterial, load_key
 from infra.db import transaction
 from infra.tenancy import Municipality, UnknownMunicipality
 from signing import pades, revinfo, xades
-from signing.errors import DocumentTooLarge, NotAnElocalSignature, SealNotConfigured
+from signing.errors import (
+    DocumentTooLarge,
+    NotAnElocalSignature,
+    SealNotConfigured,
+    UnsupportedOption,
+)
 from signing.keys import SealKey, to_asn1
 from signing.levels import Level, Packaging
 from signing.limits import SigningLimits
@@ -131,37 +137,41 @@ class Sealer:
     # --- PAdES --------------------------------------------------------------------------
     def seal_pdf(self, municipality_code: str, pdf: PdfInput, level: str | Level = Level.B_B,
                  *, stamp: Stamp | bool | None = None, certify: bool = False,
-                 age_policy: bool = False) -> bytes:
+                 age_policy: bool = False, docmdp: int = 2) -> bytes:
         """Seal a PDF and return it. ``stamp=True`` draws the default visible stamp."""
         out = io.BytesIO()
         self.seal_pdf_to(out, municipality_code, pdf, level, stamp=stamp, certify=certify,
-                         age_policy=age_policy)
+                         age_policy=age_policy, docmdp=docmdp)
         return out.getvalue()
 
     def seal_pdf_to(self, output: IO[bytes], municipality_code: str, pdf: PdfInput,
                     level: str | Level = Level.B_B, *, stamp: Stamp | bool | None = None,
-                    certify: bool = False, age_policy: bool = False) -> None:
+                    certify: bool = False, age_policy: bool = False, docmdp: int = 2) -> None:
         """Seal a PDF into ``output`` (a file or spool), for documents too big to copy."""
         run_sync(self.aseal_pdf_to(output, municipality_code, pdf, level, stamp=stamp,
-                                   certify=certify, age_policy=age_policy))
+                                   certify=certify, age_policy=age_policy, docmdp=docmdp))
 
     async def aseal_pdf(self, municipality_code: str, pdf: PdfInput,
                         level: str | Level = Level.B_B, *, stamp: Stamp | bool | None = None,
-                        certify: bool = False, age_policy: bool = False) -> bytes:
+                        certify: bool = False, age_policy: bool = False,
+                        docmdp: int = 2) -> bytes:
         out = io.BytesIO()
         await self.aseal_pdf_to(out, municipality_code, pdf, level, stamp=stamp,
-                                certify=certify, age_policy=age_policy)
+                                certify=certify, age_policy=age_policy, docmdp=docmdp)
         return out.getvalue()
 
     async def aseal_pdf_to(self, output: IO[bytes], municipality_code: str, pdf: PdfInput,
                            level: str | Level = Level.B_B, *, stamp: Stamp | bool | None = None,
-                           certify: bool = False, age_policy: bool = False) -> None:
+                           certify: bool = False, age_policy: bool = False,
+                           docmdp: int = 2) -> None:
+        """``docmdp`` is the certification's DocMDP permission (1, 2 or 3) when ``certify``."""
         if isinstance(pdf, str | Path):
             with open(pdf, "rb") as fh:
                 return await self.aseal_pdf_to(output, municipality_code, fh, level,
                                                stamp=stamp, certify=certify,
-                                               age_policy=age_policy)
+                                               age_policy=age_policy, docmdp=docmdp)
         lvl = Level.parse(level)
+        permission = _docmdp_permission(docmdp)
         self._check_size(pdf)
         cfg = await asyncio.to_thread(self.config, municipality_code)
         seal = self.key(municipality_code, cfg)
@@ -180,7 +190,8 @@ class Sealer:
                     writer, seal, lvl, output,
                     timestamper=self.timestamper(cfg.tsa_url) if lvl.timestamped else None,
                     validation_context=lambda: self.validation_context(seal),
-                    stamp=stamp or None, certify=certify, age_policy=age_policy,
+                    stamp=stamp or None, certify=certify, docmdp=permission,
+                    age_policy=age_policy,
                     reason=f"Sello electrónico de {cfg.name}",
                 )
                 return
@@ -235,10 +246,15 @@ class Sealer:
         seal = self.key(municipality_code, cfg)
         tree = parse_xml(xml, self.limits.xml)
         signature = _find_own_signature(tree.getroot(), seal)
+        xades.check_intact(xml, signature, seal)
         usp_children = {el.tag for el in signature.iter(f"{{{xades.XADES}}}*")}
-        if f"{{{xades.XADES}}}SignatureTimeStamp" not in usp_children:
+        needs_ts = f"{{{xades.XADES}}}SignatureTimeStamp" not in usp_children
+        needs_lt = lvl.long_term and f"{{{xades.XADES}}}CertificateValues" not in usp_children
+        if not (needs_ts or needs_lt):
+            raise NotAnElocalSignature(f"the seal already reaches {lvl.value}")
+        if needs_ts:
             xades.add_signature_timestamp(signature, self.timestamper(cfg.tsa_url))
-        if lvl.long_term and f"{{{xades.XADES}}}CertificateValues" not in usp_children:
+        if needs_lt:
             xades.add_long_term_values(signature, seal, lambda: self.validation_context(seal))
         return etree.tostring(tree.getroot(), xml_declaration=True, encoding="UTF-8")
 
@@ -272,6 +288,14 @@ class Sealer:
 
 
 _SHA256 = SHA256()
+
+
+def _docmdp_permission(value: int) -> MDPPerm:
+    try:
+        return MDPPerm(int(value))
+    except (ValueError, TypeError):
+        raise UnsupportedOption(f"docmdp must be 1, 2 or 3, not {value!r}", field="docmdp",
+                                allowed=[1, 2, 3]) from None
 
 
 def _find_own_signature(root: etree._Element, seal: SealKey) -> etree._Element:

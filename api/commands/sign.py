@@ -46,6 +46,8 @@ def pades(
     verification_code: str | None = typer.Option(None, help="Code shown in the stamp"),
     verification_url: str | None = typer.Option(None, help="URL shown (and as QR) in the stamp"),
     certify: bool = typer.Option(False, help="Certification (DocMDP) instead of approval"),
+    docmdp: int = typer.Option(2, min=1, max=3, help="With --certify, changes still allowed: "
+                               "1 none, 2 form filling and signing, 3 also annotations"),
     age_policy: bool = typer.Option(False, help="Sign under the AGE signature policy 1.9"),
 ) -> None:
     """Seal a PDF (PAdES)."""
@@ -56,7 +58,7 @@ def pades(
         spec = Stamp(municipality=ctx.sealer.config(municipality).name,
                      verification_code=verification_code, verification_url=verification_url)
     sealed = ctx.sealer.seal_pdf(municipality, file, level, stamp=spec, certify=certify,
-                                 age_policy=age_policy)
+                                 age_policy=age_policy, docmdp=docmdp)
     _write_atomically(target, sealed)
     typer.echo(f"sealed {file} at PAdES {Level.parse(level).value}: {target}")
 

@@ -243,6 +243,15 @@ def _stamp(form: SealForm, name: str) -> Stamp | None:
                  verification_url=form.get("verification_url"))
 
 
+def _docmdp(form: SealForm) -> int:
+    """The certification's DocMDP permission: 1 no changes, 2 form filling (default), 3 also
+    annotations."""
+    value = (form.get("docmdp") or "2").strip()
+    if value not in ("1", "2", "3"):
+        raise UnsupportedOption("docmdp must be 1, 2 or 3", field="docmdp", allowed=[1, 2, 3])
+    return int(value)
+
+
 @router.post("/signing/seal", summary="Seal a PDF (PAdES) or XML (XAdES) document")
 async def seal(ctx: CtxDep, caller: SealCaller, form: Form) -> Response:
     municipality = form.require("municipality")
@@ -255,10 +264,13 @@ async def seal(ctx: CtxDep, caller: SealCaller, form: Form) -> Response:
         out = _spool(ctx)
         try:
             form.upload.file.seek(0)
-            await sealer.aseal_pdf_to(out, municipality, form.upload.file, level,
-                                      stamp=_stamp(form, cfg.name),
-                                      certify=form.flag("certify"),
-                                      age_policy=form.flag("age_policy"))
+            # pyHanko signs synchronously under its async API (and the TSA client is a
+            # blocking one), so the seal runs on a worker thread, not the event loop.
+            await run_in_threadpool(sealer.seal_pdf_to, out, municipality, form.upload.file,
+                                    level, stamp=_stamp(form, cfg.name),
+                                    certify=form.flag("certify"),
+                                    age_policy=form.flag("age_policy"),
+                                    docmdp=_docmdp(form))
         except BaseException:
             out.close()
             raise
@@ -292,12 +304,18 @@ async def extend(ctx: CtxDep, caller: SealCaller, form: Form) -> Response:
 
 
 @router.post("/signing/timestamp", summary="Timestamp a document (RFC 3161 reply)")
-async def timestamp(ctx: CtxDep, _: TimestampQuota, form: Form) -> Response:
+async def timestamp(request: Request, ctx: CtxDep, principal: OptionalPrincipal,
+                    _: TimestampQuota, form: Form) -> Response:
+    """Anyone may use eLocal's own TSA; a municipality's external TSA (which it may pay
+    for per token) only a caller who may also use that municipality's seal."""
     from asn1crypto import cms, tsp
 
+    municipality = form.get("municipality") or None
+    if municipality is not None:
+        authorize_sealing(sealing_caller(request, principal), municipality)
     data = form.read()
     token = await run_in_threadpool(ctx.sealer.timestamp, data,
-                                    municipality_code=form.get("municipality"))
+                                    municipality_code=municipality)
     reply = tsp.TimeStampResp({"status": tsp.PKIStatusInfo({"status": "granted"}),
                                "time_stamp_token": cms.ContentInfo.load(token)})
     return Response(reply.dump(), media_type=TSR)

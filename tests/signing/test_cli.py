@@ -35,6 +35,23 @@ def test_sign_pades_at_b_t_with_stamp(live, cli_ctx: Context, demo_code: str,
         assert len(PdfFileReader(fh).embedded_signatures) == 1
 
 
+def test_sign_pades_certified_with_the_chosen_permission(cli_ctx: Context, demo_code: str,
+                                                         one_page_pdf: bytes,
+                                                         tmp_path: Path) -> None:
+    from pyhanko.sign.fields import MDPPerm
+
+    src = tmp_path / "bando.pdf"
+    src.write_bytes(one_page_pdf)
+    res = runner.invoke(app, ["sign", "pades", str(src), "-m", demo_code, "--certify",
+                              "--docmdp", "1", "-o", str(tmp_path / "bando-cert.pdf")])
+    assert res.exit_code == 0, res.output
+    with (tmp_path / "bando-cert.pdf").open("rb") as fh:
+        assert PdfFileReader(fh).embedded_signatures[0].docmdp_level is MDPPerm.NO_CHANGES
+    bad = runner.invoke(app, ["sign", "pades", str(src), "-m", demo_code, "--certify",
+                              "--docmdp", "4", "-o", str(tmp_path / "never.pdf")])
+    assert bad.exit_code == 2 and not (tmp_path / "never.pdf").exists()
+
+
 def test_sign_xades_and_failures_leave_no_file(cli_ctx: Context, demo_code: str,
                                                small_xml: bytes, tmp_path: Path) -> None:
     src = tmp_path / "asiento.xml"
