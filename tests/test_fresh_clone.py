@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 @pytest.mark.skipif(TEST_DATABASE_URL is not None,
                     reason="runs once, in the embedded-defaults pass of the suite")
-def test_make_run_on_a_fresh_clone_serves_readyz(tmp_path: Path) -> None:
+def test_make_run_on_a_fresh_clone_serves_readyz_and_mtls(tmp_path: Path) -> None:
     if subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"],
                       capture_output=True).returncode != 0:
         pytest.fail("the repository has no commit to clone")
@@ -49,7 +50,17 @@ def test_make_run_on_a_fresh_clone_serves_readyz(tmp_path: Path) -> None:
         assert (clone / "elocal-data" / "elocal.db").exists()
         assert (clone / "elocal-data" / "pki" / "root.pem").exists(), output
         munis = httpx.get(f"http://127.0.0.1:{http}/municipalities", timeout=5).json()
-        assert len(munis) >= 1
+        assert "L01289993" in {m["code"] for m in munis}
+
+        # The HTTPS listener serves the demo TLS certificate and logs the demo
+        # citizen in from the client certificate of the TLS handshake.
+        pki = clone / "elocal-data" / "pki"
+        tls = ssl.create_default_context(cafile=str(pki / "root.pem"))
+        tls.load_cert_chain(pki / "people" / "citizen.pem", pki / "people" / "citizen.key.pem")
+        with httpx.Client(base_url=f"https://127.0.0.1:{https}", verify=tls, timeout=10) as c:
+            login = c.get("/login/certificate", params={"municipality": "L01289993"})
+        assert login.status_code == 200, login.text
+        assert (login.json()["subject"], login.json()["amr"]) == ("99999999R", ["x509", "mtls"])
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
