@@ -65,6 +65,20 @@ def test_every_level_is_valid_for_pdfsig_and_pyhanko(live, ctx: Context, demo_co
         assert ts_status.valid and ts_status.trusted
 
 
+@pytest.mark.parametrize("option", ["age_policy", "pdfa_stamp", "certify_stamp"])
+def test_every_seal_option_is_valid_for_pdfsig(live, ctx: Context, demo_code: str,
+                                              nss_db: Path, tmp_path: Path, option: str) -> None:
+    from bench.samples import make_pdf
+
+    kwargs = {"age_policy": {"age_policy": True},
+              "pdfa_stamp": {"stamp": True},
+              "certify_stamp": {"certify": True, "stamp": True}}[option]
+    source = make_pdf(1, pdfa=option == "pdfa_stamp")
+    path = tmp_path / f"{option}.pdf"
+    path.write_bytes(ctx.sealer.seal_pdf(demo_code, source, "B-T", **kwargs))
+    assert len(assert_pdfsig_valid(path, nss_db)) == 1
+
+
 def test_signature_timestamp_verifies_with_openssl(live, ctx: Context, demo_code: str,
                                                    one_page_pdf: bytes, tmp_path: Path) -> None:
     sealed = ctx.sealer.seal_pdf(demo_code, one_page_pdf, "B-T")

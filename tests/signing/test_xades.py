@@ -75,6 +75,19 @@ def test_xmlsec1_and_signxml_accept_the_seal(live, ctx: Context, demo_code: str,
     assert present == expected
 
 
+@pytest.mark.parametrize("packaging", ["enveloped", "enveloping"])
+def test_xmlsec1_accepts_the_age_policy_seal(live, ctx: Context, demo_code: str,
+                                            small_xml: bytes, tmp_path: Path,
+                                            packaging: str) -> None:
+    signed = ctx.sealer.seal_xml(demo_code, small_xml, "B-T", packaging=packaging,
+                                 age_policy=True)
+    assert b"urn:oid:2.16.724.1.3.1.1.2.1.9" in signed
+    path = tmp_path / "epes.xml"
+    path.write_bytes(signed)
+    res = xmlsec_verify(path, ctx)
+    assert res.returncode == 0 and "OK" in res.stdout + res.stderr, res.stdout + res.stderr
+
+
 def test_detached_signature_verifies_next_to_its_document(ctx: Context, demo_code: str,
                                                           small_xml: bytes,
                                                           tmp_path: Path) -> None:
