@@ -8,6 +8,7 @@ is a 200 report (or a 4xx problem) within the time limit.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from typing import Any
 
@@ -31,10 +32,18 @@ FUZZ = settings(
 
 
 def _post(client: Any, data: bytes) -> Any:
+    """POST the document; a call still running after the limit fails the test at once
+    (a watchdog, so that a hang fails the run instead of stalling it)."""
+    answer: list[Any] = []
+    call = threading.Thread(target=lambda: answer.append(client.post(
+        "/validation", files={"document": ("doc", data)}, data={"offline": "true"})),
+        daemon=True)
     start = time.monotonic()
-    r = client.post("/validation", files={"document": ("doc", data)}, data={"offline": "true"})
-    elapsed = time.monotonic() - start
-    assert elapsed < LIMIT_SECONDS, f"validation took {elapsed:.1f}s"
+    call.start()
+    call.join(LIMIT_SECONDS)
+    assert not call.is_alive(), f"validation still running after {LIMIT_SECONDS:.0f}s"
+    assert answer, f"the request failed after {time.monotonic() - start:.1f}s"
+    r = answer[0]
     assert r.status_code < 500, r.text
     return r
 
