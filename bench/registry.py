@@ -13,7 +13,10 @@ the workers' own ``/tsa``) in one transaction. Reported per worker count:
   timeline taken by sealing;
 - the ratio to the bare seal throughput: one PAdES B-T plus one XAdES B-T of the
   same receipt, sealed back to back in-process with ``Context.sealer`` (the
-  ``eLocal Python B-T`` contender of ``bench.seal``).
+  ``eLocal Python B-T`` contender of ``bench.seal``);
+- peak memory: the high-water resident set (``VmHWM`` in ``/proc/<pid>/status``)
+  of the largest process of the server's process group (a worker, or the
+  supervisor), and the sum over the group, read just before the server stops.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ class Result:
     per_second: float
     seal_share: float
     ratio_to_bare_seal: float = 0.0
+    #: High-water RSS of the largest server process, and summed over all of them (MiB).
+    peak_rss_mib: float = 0.0
+    total_peak_rss_mib: float = 0.0
 
 
 def _schema_url(url: str, schema: str) -> str:
@@ -95,6 +101,22 @@ class Workers:
                 self.close()
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.2)
+
+    def peak_rss_mib(self) -> list[float]:
+        """``VmHWM`` of every live process of the group (supervisor and workers), in MiB."""
+        peaks = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                pid = int(status.parent.name)
+                if os.getpgid(pid) != self.proc.pid:
+                    continue
+                fields = dict(line.split(":", 1) for line in status.read_text().splitlines()
+                              if ":" in line)
+            except (OSError, ValueError):
+                continue  # the process ended meanwhile, or is not ours to read
+            if "VmHWM" in fields:
+                peaks.append(int(fields["VmHWM"].split()[0]) / 1024)
+        return peaks
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -162,6 +184,7 @@ def run(entries: int, clients: int, worker_counts: list[int], database_url: str,
                         out = list(pool.map(lambda n: _submit(url, sids[n % len(sids)],
                                                               DEMO_CODE, n), range(entries)))
                     seconds = time.monotonic() - started
+                    peaks = server.peak_rss_mib()
                     if not bare:
                         bare = _bare_seal_rate(ctx, DEMO_CODE)
                 finally:
@@ -174,7 +197,8 @@ def run(entries: int, clients: int, worker_counts: list[int], database_url: str,
                 seal = sum(x for _, x, _ in out) / 1000
                 rate = entries / seconds
                 results.append(Result(workers, entries, seconds, rate, min(1.0, seal / seconds),
-                                      rate / bare if bare else 0.0))
+                                      rate / bare if bare else 0.0,
+                                      max(peaks, default=0.0), sum(peaks)))
             print(f"bare seal (PAdES B-T + XAdES B-T of one receipt, in-process): "
                   f"{bare:.2f}/s")
         finally:
@@ -212,11 +236,14 @@ def _bare_seal_rate(ctx: Any, code: str, rounds: int = 20) -> float:
 
 
 def report(results: list[Result]) -> str:
-    lines = ["workers  entries  seconds  entries/s  sealing share  vs bare seal",
-             "-------  -------  -------  ---------  -------------  ------------"]
+    lines = ["workers  entries  seconds  entries/s  sealing share  vs bare seal"
+             "  peak RSS/process  peak RSS total",
+             "-------  -------  -------  ---------  -------------  ------------"
+             "  ----------------  --------------"]
     for r in results:
         lines.append(f"{r.workers:>7}  {r.entries:>7}  {r.seconds:>7.1f}  {r.per_second:>9.2f}"
-                     f"  {r.seal_share:>12.0%}  {r.ratio_to_bare_seal:>11.2f}x")
+                     f"  {r.seal_share:>12.0%}  {r.ratio_to_bare_seal:>11.2f}x"
+                     f"  {r.peak_rss_mib:>12.0f} MiB  {r.total_peak_rss_mib:>10.0f} MiB")
     return "\n".join(lines)
 
 

@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,11 +37,15 @@ from sqlalchemy.orm import Session
 
 from registry import jcs, merkle
 from registry.checkpoint import CheckpointError, Verifier, open_note, parse_checkpoint
+from registry.leaves import LEAF_VERSION
 from registry.log import MAX_LEAF_PAGE
 
 __all__ = ["AuditReport", "Auditor", "Finding", "recomputed_leaves"]
 
 MADRID = ZoneInfo("Europe/Madrid")
+#: Seconds a checkpoint may stay without a covering RFC 3161 time-stamp: the log
+#: stamps within about a second, this leaves room for a TSA outage and its retries.
+DEFAULT_TIMESTAMP_GRACE = 600.0
 #: Events that create an entry and therefore take a number.
 NUMBERED_EVENTS = ("registration", "rectification")
 
@@ -51,20 +55,52 @@ NUMBERED_EVENTS = ("registration", "rectification")
 
 def recomputed_leaves(session: Session, municipality_code: str, start: int,
                       end: int) -> list[dict[str, Any]]:
-    """The canonical leaf each current registry row produces, for leaf indexes in [start, end)."""
+    """The canonical leaf each current registry row produces, for leaf indexes in [start, end).
+
+    A registration leaf is rebuilt from the entry row, its event row (which says
+    whether it registers or rectifies, and what) and its party rows, so deleting or
+    editing any of them makes the leaf differ from the one the log committed to.
+    """
     from registry.leaves import annulment_leaf, registration_leaf
-    from registry.models import ANNULMENT, RECTIFICATION, REGISTRATION, RegistryEntry, RegistryEvent
+    from registry.models import (
+        ANNULMENT,
+        RECTIFICATION,
+        REGISTRATION,
+        RegistryEntry,
+        RegistryEvent,
+        RegistryParty,
+    )
 
     end = min(end, start + MAX_LEAF_PAGE)
     out: list[tuple[int, str]] = []
-    entries = session.execute(
+    entries = list(session.execute(
         select(RegistryEntry).where(RegistryEntry.municipality_code == municipality_code,
                                     RegistryEntry.leaf_index >= start,
                                     RegistryEntry.leaf_index < end)
-    ).scalars()
+    ).scalars())
+    ids = [e.id for e in entries]
+    numbered: dict[tuple[str, int], RegistryEvent] = {}
+    parties: dict[str, list[str]] = {}
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        for row in session.scalars(select(RegistryEvent).where(
+                RegistryEvent.entry_id.in_(chunk),
+                RegistryEvent.kind.in_((REGISTRATION, RECTIFICATION)))):
+            numbered[(row.entry_id, row.leaf_index)] = row
+        for entry_id, key in session.execute(select(
+                RegistryParty.entry_id, RegistryParty.party_key).where(
+                RegistryParty.entry_id.in_(chunk))):
+            parties.setdefault(entry_id, []).append(key)
+    versions = _logged_versions(session, municipality_code, start, end)
     for entry in entries:
-        kind = RECTIFICATION if entry.rectifies_id else REGISTRATION
-        out.append((entry.leaf_index, jcs.canonical_text(registration_leaf(entry, kind))))
+        ev = numbered.get((entry.id, entry.leaf_index))
+        leaf = registration_leaf(entry, ev.kind if ev else None, parties.get(entry.id, []),
+                                 version=versions.get(entry.leaf_index, LEAF_VERSION))
+        if ev is None or ev.related_id != entry.rectifies_id or (
+                (ev.kind == RECTIFICATION) != (entry.rectifies_id is not None)):
+            # The event row is gone or names another original: say so in the leaf.
+            leaf["rectifies"] = ev.related_id if ev else None
+            leaf["event"] = ev.kind if ev else None
+        out.append((entry.leaf_index, jcs.canonical_text(leaf)))
     events = session.execute(
         select(RegistryEvent, RegistryEntry)
         .join(RegistryEntry, RegistryEntry.id == RegistryEvent.entry_id)
@@ -76,6 +112,22 @@ def recomputed_leaves(session: Session, municipality_code: str, start: int,
         out.append((event.leaf_index, jcs.canonical_text(annulment_leaf(entry, event))))
     out.sort(key=lambda item: item[0])
     return [{"index": i, "data": d} for i, d in out]
+
+
+def _logged_versions(session: Session, municipality_code: str, start: int,
+                     end: int) -> dict[int, int]:
+    """The format version of each logged leaf in [start, end), to rebuild it alike."""
+    from registry.log import LogLeaf
+
+    out: dict[int, int] = {}
+    for index, data in session.execute(select(LogLeaf.leaf_index, LogLeaf.data).where(
+            LogLeaf.municipality_code == municipality_code,
+            LogLeaf.leaf_index >= start, LogLeaf.leaf_index < end)):
+        leaf = _parse_leaf(data)
+        version = leaf.get("v") if leaf is not None else None
+        if isinstance(version, int) and 1 <= version <= LEAF_VERSION:
+            out[index] = version
+    return out
 
 
 # --- client side -----------------------------------------------------------------------------
@@ -145,6 +197,9 @@ class _Checkpoint:
     root: bytes
     note: str
     gen_time: datetime | None
+    created_at: datetime | None = None
+    #: Whether a token was served at all (one that fails to verify is reported as such).
+    has_token: bool = False
 
 
 @dataclass
@@ -162,6 +217,7 @@ class Auditor:
                  pinned_key: str | None = None, workers: int = 8,
                  tsa_roots: Sequence[x509.Certificate] | None = None,
                  known_checkpoints: Sequence[str] = (),
+                 timestamp_grace: float = DEFAULT_TIMESTAMP_GRACE,
                  progress: Callable[[str], None] | None = None) -> None:
         self.client = client
         self.municipality = municipality
@@ -171,6 +227,8 @@ class Auditor:
         #: Signed notes kept from earlier (a receipt, a previous audit, a witness): the log
         #: must still contain them, which is what exposes a truncated or forked log.
         self.known = list(known_checkpoints)
+        #: Seconds a checkpoint may wait for a time-stamp (its own or a later one's).
+        self.timestamp_grace = timestamp_grace
         self.workers = max(1, workers)
         self.progress = progress or (lambda _msg: None)
         self.base = f"/registry/{municipality}/log"
@@ -189,6 +247,7 @@ class Auditor:
         verifier = self._key()
         checkpoints = self._checkpoints(verifier)
         r.checkpoints = len(checkpoints)
+        self._timestamp_coverage(checkpoints)
         self._latest_note = checkpoints[-1].note if checkpoints else None
         size = checkpoints[-1].size if checkpoints else 0
         served = self._get("/checkpoints", after=2**53 - 1)["size"]
@@ -255,6 +314,34 @@ class Auditor:
                           f"checkpoint {cp.size} is time-stamped before checkpoint {out[-1].size}")
                 out.append(cp)
 
+    def _timestamp_coverage(self, checkpoints: Sequence[_Checkpoint]) -> None:
+        """Every checkpoint must be dated by an RFC 3161 token within the grace period.
+
+        A token on a checkpoint dates every leaf below it, so a checkpoint without
+        its own token is covered by the next one with a token, if that token is no
+        more than ``timestamp_grace`` seconds younger; one that nothing covers yet is
+        still in time while it is younger than the grace period. Anything else has
+        leaves no trusted time vouches for.
+        """
+        now = datetime.now(UTC)
+        grace = timedelta(seconds=self.timestamp_grace)
+        covering: datetime | None = None
+        for cp in reversed(checkpoints):
+            if cp.gen_time is not None:
+                covering = cp.gen_time
+                continue
+            if cp.has_token:
+                continue
+            created = cp.created_at or now
+            if covering is not None and covering - created <= grace:
+                continue
+            if covering is None and now - created <= grace:
+                continue
+            self.report.add("checkpoint_not_timestamped",
+                            f"checkpoint {cp.size} (created {created.isoformat()}) has no RFC "
+                            f"3161 time-stamp within {self.timestamp_grace:g} s, on it or on "
+                            "a later checkpoint")
+
     def _checkpoint(self, item: dict[str, Any], verifier: Verifier) -> _Checkpoint | None:
         r = self.report
         size, note = int(item["size"]), str(item["note"])
@@ -271,7 +358,8 @@ class Auditor:
         gen_time = None
         if item.get("timestamp"):
             gen_time = self._timestamp(size, note, base64.b64decode(item["timestamp"]))
-        return _Checkpoint(size, body.root, note, gen_time)
+        return _Checkpoint(size, body.root, note, gen_time, _created_at(item.get("created_at")),
+                           bool(item.get("timestamp")))
 
     def _timestamp(self, size: int, note: str, der: bytes) -> datetime | None:
         """Check the RFC 3161 token: its signature, its signer and that it covers this note."""
@@ -438,6 +526,7 @@ class Auditor:
         series: dict[tuple[str, int, str], _Series] = {}
         entries: dict[str, dict[str, Any]] = {}
         annulled: set[str] = set()
+        last_instant = ""
         for i, text in enumerate(data):
             if text is None:
                 continue
@@ -452,11 +541,20 @@ class Auditor:
             event = leaf.get("event")
             try:
                 if event in NUMBERED_EVENTS:
-                    self._numbered(i, leaf, series, entries)
+                    self._numbered(i, leaf, series, entries, annulled)
+                    at = _instant(leaf["registered_at"])
                 elif event == "annulment":
                     self._annulment(i, leaf, entries, annulled)
+                    at = _instant(leaf["at"])
                 else:
                     r.add("leaf_malformed", f"unknown event {event!r}", i)
+                    continue
+                # One lock orders every office's events, so time never goes back along
+                # the municipality's log, whichever series each leaf belongs to.
+                if at < last_instant:
+                    r.add("instant_decreased", f"{event} at {at} follows an event of "
+                          f"{last_instant} in the log", i)
+                last_instant = max(last_instant, at)
             except (KeyError, TypeError, ValueError) as exc:
                 r.add("leaf_malformed", f"missing or bad field: {exc}", i)
         for (office, year, kind), s in sorted(series.items()):
@@ -467,7 +565,7 @@ class Auditor:
                       "are missing")
 
     def _numbered(self, i: int, leaf: dict[str, Any], series: dict[tuple[str, int, str], _Series],
-                  entries: dict[str, dict[str, Any]]) -> None:
+                  entries: dict[str, dict[str, Any]], annulled: set[str]) -> None:
         r = self.report
         key = (str(leaf["office"]), int(leaf["year"]), str(leaf["kind"]))
         number = int(leaf["number"])
@@ -503,6 +601,8 @@ class Auditor:
         rectifies = leaf.get("rectifies")
         if rectifies is not None and str(rectifies) not in entries:
             r.add("reference_unknown", f"rectifies {rectifies}, not registered before", i)
+        elif rectifies is not None and str(rectifies) in annulled:
+            r.add("rectifies_annulled", f"rectifies {rectifies}, which was annulled before", i)
         entries[entry_id] = leaf
 
     def _annulment(self, i: int, leaf: dict[str, Any], entries: dict[str, dict[str, Any]],
@@ -617,6 +717,14 @@ def _untrusted(signer: x509.Certificate, chain: Sequence[x509.Certificate],
             return "a certificate of the chain has a bad signature"
         cert = issuer
     return "the chain is too long"
+
+
+def _created_at(value: Any) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _hashes(proof: dict[str, Any]) -> list[bytes]:

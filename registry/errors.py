@@ -10,9 +10,19 @@ class EntryNotFound(NotFound):
     title = "No such registry entry"
 
 
+class AttachmentNotFound(NotFound):
+    code = "registry_attachment_not_found"
+    title = "The entry has no attachment at that position"
+
+
 class ReceiptNotFound(NotFound):
     code = "registry_receipt_not_found"
     title = "No receipt with that verification code"
+
+
+class IdempotencyKeyReused(InvalidInput):
+    code = "idempotency_key_reused"
+    title = "The Idempotency-Key was already used for a different submission"
 
 
 class InvalidSubmission(InvalidInput):

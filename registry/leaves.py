@@ -12,13 +12,15 @@ Leaves are plain JSON-able dicts; the log serialises them canonically (RFC 8785)
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from registry import jcs
 from registry.models import ANNULMENT, RegistryEntry, RegistryEvent
 
-LEAF_VERSION = 1
+#: 2: registration leaves also commit to the entry's party keys (who may open it).
+LEAF_VERSION = 2
 
 
 def instant(value: datetime) -> str:
@@ -66,10 +68,21 @@ def entry_content(entry: RegistryEntry) -> dict[str, Any]:
     }
 
 
-def registration_leaf(entry: RegistryEntry, event_kind: str) -> dict[str, Any]:
-    """The leaf of a registration or rectification (a new entry with a new number)."""
-    return {
-        "v": LEAF_VERSION,
+def parties_sha256(keys: Iterable[str]) -> str:
+    """Digest of the keys under which people find an entry (``registry_party`` rows)."""
+    return sha256_hex(sorted(set(keys)))
+
+
+def registration_leaf(entry: RegistryEntry, event_kind: str | None,
+                      parties: Iterable[str], *, version: int = LEAF_VERSION) -> dict[str, Any]:
+    """The leaf of a registration or rectification (a new entry with a new number).
+
+    It commits to the party keys too: a row added to ``registry_party`` would let
+    someone else open the entry, so it must not go unnoticed by the audit. Leaves
+    logged as version 1 are rebuilt as such (``version``), without that digest.
+    """
+    leaf = {
+        "v": version,
         "event": event_kind,
         "entry": entry.id,
         "municipality": entry.municipality_code,
@@ -84,6 +97,9 @@ def registration_leaf(entry: RegistryEntry, event_kind: str) -> dict[str, Any]:
         "attachments": [a.sha256 for a in entry.attachments],
         "content_sha256": sha256_hex(entry_content(entry)),
     }
+    if version >= 2:
+        leaf["parties_sha256"] = parties_sha256(parties)
+    return leaf
 
 
 def annulment_leaf(entry: RegistryEntry, event: RegistryEvent) -> dict[str, Any]:

@@ -12,7 +12,11 @@ costs O(log n) and never rereads old leaves; every completed perfect subtree is
 stored, so any inclusion or consistency proof is a handful of indexed lookups.
 Every append gets a checkpoint, a C2SP signed note over the tree head, and
 checkpoints are kept so that consistency between any two can be proven. An RFC
-3161 time-stamp is added after commit, at most once per ``timestamp_interval``.
+3161 time-stamp is added after commit, at most once per ``timestamp_interval``;
+whatever checkpoint is latest when the interval ends is stamped then (or retried
+if the TSA fails), so the newest checkpoint always ends up with a token and its
+token dates every leaf below it. The auditor reports checkpoints that no token
+covered within its grace period (``checkpoint_not_timestamped``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -72,6 +78,11 @@ MAX_LEAF_BYTES = 16 * 1024
 
 #: Default seconds between RFC 3161 time-stamps of one log's checkpoints.
 DEFAULT_TIMESTAMP_INTERVAL = 1.0
+
+#: A failed time-stamp is retried after 5, 10, 20, 40 and 80 seconds, then left to the
+#: next registration or ``elocal registry stamp``.
+STAMP_RETRY_SECONDS = 5.0
+STAMP_RETRIES = 5
 
 #: Returns a DER RFC 3161 ``TimeStampToken`` over the given bytes (SHA-256 imprint).
 Timestamper = Callable[[bytes], bytes]
@@ -388,11 +399,15 @@ class RegistryLog:
         self.key = key
         self.public_url = public_url
         self.timestamper = timestamper
-        #: A checkpoint is time-stamped unless one of the last ``timestamp_interval``
-        #: seconds already was (0: every checkpoint). A time-stamp dates every leaf
-        #: under it, so one per interval dates them all while keeping the TSA's cost
-        #: (tens of milliseconds) off the registrations that follow each other closely.
+        #: At most one time-stamp per ``timestamp_interval`` seconds (0: every
+        #: checkpoint); the checkpoint that is latest when the interval ends gets it.
+        #: A time-stamp dates every leaf under it, so one per interval dates them all
+        #: while keeping the TSA's cost (tens of milliseconds) off the registrations
+        #: that follow each other closely.
         self.timestamp_interval = timestamp_interval
+        #: Pending retries, one per municipality (see ``stamp_soon``).
+        self._timers: dict[str, tuple[threading.Timer, float]] = {}
+        self._timers_lock = threading.Lock()
 
     def origin(self, municipality_code: str) -> str:
         return origin_for(self.public_url, municipality_code)
@@ -431,7 +446,8 @@ class RegistryLog:
         """Time-stamp once the registration has committed, outside the head lock.
 
         The TSA runs after commit so that no registration waits for it and a rolled
-        back one never costs a token.
+        back one never costs a token. A token that cannot be had now (the interval,
+        or the TSA failing) is retried later, see ``stamp_soon``.
         """
         pending: set[str] = session.info.setdefault("registry_log_stamp", set())
         if not pending:
@@ -441,10 +457,7 @@ class RegistryLog:
                 codes = set(pending)
                 pending.clear()
                 for code in sorted(codes):
-                    try:
-                        self.stamp(bind, code)
-                    except Exception:  # the registration is committed; the next one retries
-                        log.exception("could not time-stamp the log checkpoint of %s", code)
+                    self.stamp_soon(bind, code)
 
             def after_rollback(_session: Session, _previous: Any) -> None:
                 pending.clear()
@@ -453,20 +466,81 @@ class RegistryLog:
             event.listen(session, "after_soft_rollback", after_rollback, once=True)
         pending.add(municipality_code)
 
-    def stamp(self, bind: Engine | Connection, municipality_code: str,
-              *, force: bool = False) -> bool:
-        """Time-stamp the latest checkpoint unless one was stamped within the interval."""
+    def stamp_soon(self, bind: Engine | Connection, municipality_code: str,
+                   *, attempt: int = 0) -> None:
+        """Stamp the latest checkpoint now, or schedule a retry for when it can be.
+
+        Skipping a checkpoint within the interval is only sound because the latest one
+        is stamped in the end: its token dates every leaf below it. So a skipped or
+        failed stamp always leaves a timer behind, one per log and process, which picks
+        up whatever checkpoint is latest when it fires. A process that dies before
+        then leaves the checkpoint to the next registration, to ``elocal registry
+        stamp``, and to the auditor, which reports checkpoints left unstamped.
+        """
+        try:
+            wait = self._stamp_due(bind, municipality_code)
+            attempt = 0
+        except Exception:  # the registration is committed; a retry will stamp it
+            log.exception("could not time-stamp the log checkpoint of %s", municipality_code)
+            if attempt >= STAMP_RETRIES:
+                return
+            wait, attempt = STAMP_RETRY_SECONDS * 2 ** attempt, attempt + 1
+        if wait is not None:
+            self._schedule(bind, municipality_code, wait, attempt)
+
+    def _schedule(self, bind: Engine | Connection, municipality_code: str, wait: float,
+                  attempt: int) -> None:
+        due = time.monotonic() + max(wait, 0.01)
+        with self._timers_lock:
+            pending = self._timers.get(municipality_code)
+            if pending is not None:
+                if pending[1] <= due:
+                    return  # the pending timer stamps whatever is latest when it fires
+                pending[0].cancel()
+
+            def fire() -> None:
+                with self._timers_lock:
+                    if self._timers.get(municipality_code, (None, 0.0))[0] is timer:
+                        del self._timers[municipality_code]
+                self.stamp_soon(bind, municipality_code, attempt=attempt)
+
+            timer = threading.Timer(due - time.monotonic(), fire)
+            timer.daemon = True
+            self._timers[municipality_code] = (timer, due)
+            timer.start()
+
+    def cancel_pending(self) -> None:
+        """Drop the scheduled retries (at shutdown; the next append schedules anew)."""
+        with self._timers_lock:
+            timers, self._timers = list(self._timers.values()), {}
+        for timer, _due in timers:
+            timer.cancel()
+
+    def _stamp_due(self, bind: Engine | Connection, municipality_code: str) -> float | None:
+        """Stamp the latest checkpoint if the interval allows; else seconds to wait.
+
+        None means nothing is left to do: the latest checkpoint has its token.
+        """
         if self.timestamper is None:
-            return False
-        cutoff = utcnow() - timedelta(seconds=self.timestamp_interval)
+            return None
         with Session(bind) as s:
-            if not force and self.timestamp_interval > 0 and s.execute(
-                select(LogCheckpoint.size).where(
+            last = s.execute(
+                select(LogCheckpoint.created_at).where(
                     LogCheckpoint.municipality_code == municipality_code,
-                    LogCheckpoint.timestamp.is_not(None), LogCheckpoint.created_at > cutoff,
-                ).limit(1)
-            ).first() is not None:
-                return False
+                    LogCheckpoint.timestamp.is_not(None),
+                ).order_by(LogCheckpoint.size.desc()).limit(1)
+            ).scalar_one_or_none()
+            s.rollback()
+        if last is not None and self.timestamp_interval > 0:
+            wait = (last - utcnow()).total_seconds() + self.timestamp_interval
+            if wait > 0 and self._latest_unstamped(bind, municipality_code) is not None:
+                return wait
+        self.stamp(bind, municipality_code, force=True)
+        return None
+
+    def _latest_unstamped(self, bind: Engine | Connection,
+                          municipality_code: str) -> tuple[int, str] | None:
+        with Session(bind) as s:
             latest = s.execute(
                 select(LogCheckpoint.size, LogCheckpoint.note, LogCheckpoint.timestamp)
                 .where(LogCheckpoint.municipality_code == municipality_code)
@@ -474,16 +548,57 @@ class RegistryLog:
             ).first()
             s.rollback()
         if latest is None or latest.timestamp is not None:
+            return None
+        return int(latest.size), str(latest.note)
+
+    def stamp(self, bind: Engine | Connection, municipality_code: str,
+              *, force: bool = False) -> bool:
+        """Time-stamp the latest checkpoint unless one was stamped within the interval
+        (``force``: regardless); True if a token was stored. TSA errors propagate."""
+        if self.timestamper is None:
             return False
-        token = self.timestamper(latest.note.encode())
+        if not force and self.timestamp_interval > 0:
+            cutoff = utcnow() - timedelta(seconds=self.timestamp_interval)
+            with Session(bind) as s:
+                recent = s.execute(
+                    select(LogCheckpoint.size).where(
+                        LogCheckpoint.municipality_code == municipality_code,
+                        LogCheckpoint.timestamp.is_not(None),
+                        LogCheckpoint.created_at > cutoff,
+                    ).limit(1)
+                ).first()
+                s.rollback()
+            if recent is not None:
+                return False
+        latest = self._latest_unstamped(bind, municipality_code)
+        if latest is None:
+            return False
+        size, note = latest
+        token = self.timestamper(note.encode())
         with Session(bind) as s, s.begin():
             done = s.execute(
                 update(LogCheckpoint).where(
                     LogCheckpoint.municipality_code == municipality_code,
-                    LogCheckpoint.size == latest.size, LogCheckpoint.timestamp.is_(None),
+                    LogCheckpoint.size == size, LogCheckpoint.timestamp.is_(None),
                 ).values(timestamp=token).returning(LogCheckpoint.size)
             ).first()
         return done is not None
+
+    def stamp_all(self, bind: Engine | Connection,
+                  municipality_code: str | None = None) -> dict[str, bool]:
+        """Stamp the latest checkpoint of every log (or of one) that lacks a token.
+
+        What ``elocal registry stamp`` runs, for instance from cron, so that a
+        checkpoint a crashed worker left unstamped is stamped without waiting for
+        the next registration.
+        """
+        with Session(bind) as s:
+            q = select(LogHead.municipality_code).order_by(LogHead.municipality_code)
+            if municipality_code is not None:
+                q = q.where(LogHead.municipality_code == municipality_code)
+            codes = list(s.scalars(q))
+            s.rollback()
+        return {code: self.stamp(bind, code, force=True) for code in codes}
 
     def proof_bundle(self, session: Session, municipality_code: str,
                      index: int) -> dict[str, Any]:

@@ -135,6 +135,8 @@ def render_pdf(f: dict[str, Any]) -> bytes:
         ("Registro de transparencia (RFC 9162)",
          f"Hoja número {f['log']['leaf_index']} del registro de {f['municipality']['code']}"),
         ("Punto de control firmado", f["log"]["checkpoint"]),
+        ("Prueba de inclusión (SHA-256, base64)",
+         " ".join(f["log"].get("inclusion_proof", [])) or "la hoja es el único nodo del árbol"),
         ("Código de verificación", f["verification"]["code"]),
         ("Verificación", f["verification"]["url"]),
     ]
@@ -205,5 +207,8 @@ def render_xml(f: dict[str, Any]) -> bytes:
     log = add(root, "RegistroTransparencia", None)
     add(log, "IndiceHoja", f["log"]["leaf_index"])
     add(log, "PuntoControl", f["log"]["checkpoint"])
+    proof = add(log, "PruebaInclusion", None)
+    for node in f["log"].get("inclusion_proof", []):
+        add(proof, "Nodo", node)
     add(root, "CodigoVerificacion", f["verification"]["code"], url=f["verification"]["url"])
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))

@@ -42,6 +42,7 @@ from registry.attachments import AttachmentLimits, StoredAttachment, Upload, acc
 from registry.errors import (
     AlreadyAnnulled,
     EntryNotFound,
+    IdempotencyKeyReused,
     InvalidSiaCode,
     InvalidSubmission,
     NotAllowed,
@@ -171,6 +172,36 @@ def _party(raw: Any, where: str) -> dict[str, Any]:
     return out
 
 
+def _request_digest(kind: str, sub: Submission, stored: Sequence[StoredAttachment],
+                    presenter: dict[str, Any], interested: list[dict[str, Any]]) -> str:
+    """SHA-256 of what a registration states, to tell a retry from a reused key."""
+    return leaves.sha256_hex({
+        "kind": kind, "subject": sub.subject, "epigrafe": sub.epigrafe,
+        "destination_unit": sub.destination_unit, "origin_unit": sub.origin_unit,
+        "office": sub.office, "sia_code": sub.sia_code, "expediente": sub.expediente,
+        "expone": sub.expone, "solicita": sub.solicita,
+        "presenter": _party_facts(presenter), "interested": interested,
+        "attachments": [[a.name, a.size, a.mime, a.sha256] for a in stored],
+    })
+
+
+def _entry_digest(entry: RegistryEntry) -> str:
+    """The ``_request_digest`` of the request that registered ``entry``."""
+    return leaves.sha256_hex({
+        "kind": entry.kind, "subject": entry.subject, "epigrafe": entry.epigrafe,
+        "destination_unit": entry.destination_unit, "origin_unit": entry.origin_unit,
+        "office": entry.office_code, "sia_code": entry.sia_code,
+        "expediente": entry.expediente, "expone": entry.expone, "solicita": entry.solicita,
+        "presenter": _party_facts(entry.presenter), "interested": entry.interested,
+        "attachments": [[a.name, a.size, a.mime, a.sha256] for a in entry.attachments],
+    })
+
+
+def _party_facts(party: dict[str, Any]) -> dict[str, Any]:
+    # Who presents, not the details of their login, which differ between two sessions.
+    return {k: party.get(k) for k in ("subject", "id_type", "id_number", "entity_cif")}
+
+
 def new_verification_code() -> str:
     """120 random bits in Crockford-free base32: 24 characters, unambiguous on paper."""
     return base64.b32encode(secrets.token_bytes(15)).decode()
@@ -238,12 +269,13 @@ class Registry:
         if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
             raise InvalidSubmission("the Idempotency-Key header is malformed",
                                     field="Idempotency-Key")
-        if idempotency_key:
-            found = self._replay(municipality_code, principal.subject, idempotency_key)
-            if found is not None:
-                return Registered(found, replayed=True)
         clean = self._validate(municipality_code, kind, submission)
         stored = accept(self.blobs, uploads, self.limits)
+        request = _request_digest(kind, clean, stored, presenter, interested)
+        if idempotency_key:
+            found = self._replay(municipality_code, principal.subject, idempotency_key, request)
+            if found is not None:
+                return Registered(found, replayed=True)
         started = _time.perf_counter()
         try:
             entry, sealing = self._register(
@@ -253,7 +285,8 @@ class Registry:
         except IntegrityError:
             # A concurrent request with the same Idempotency-Key committed first.
             if idempotency_key:
-                found = self._replay(municipality_code, principal.subject, idempotency_key)
+                found = self._replay(municipality_code, principal.subject, idempotency_key,
+                                     request)
                 if found is not None:
                     return Registered(found, replayed=True)
             raise
@@ -376,13 +409,26 @@ class Registry:
             solicita=_text(sub.solicita, "solicita", MAX_TEXT),
         )
 
-    def _replay(self, municipality_code: str, subject: str, key: str) -> RegistryEntry | None:
+    def _replay(self, municipality_code: str, subject: str, key: str,
+                request: str) -> RegistryEntry | None:
+        """The entry an earlier request with this key registered, if it was this request.
+
+        A key reused for a different submission is refused: answering with the other
+        entry would tell the caller that what they just sent is registered.
+        """
         with self.sessions() as s:
-            return s.scalars(select(RegistryEntry).where(
+            found = s.scalars(select(RegistryEntry).where(
                 RegistryEntry.municipality_code == municipality_code,
                 RegistryEntry.presenter_subject == subject,
                 RegistryEntry.idempotency_key == key,
             )).one_or_none()
+        if found is None:
+            return None
+        if not secrets.compare_digest(_entry_digest(found), request):
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used for a different submission",
+                field="Idempotency-Key", entry=found.display_number)
+        return found
 
     def _register(self, principal: Principal, municipality_code: str, kind: str,
                   sub: Submission, stored: list[StoredAttachment], presenter: dict[str, Any],
@@ -444,6 +490,8 @@ class Registry:
         sub, office = d.sub, d.sub.office
         assert muni is not None and office is not None
         registry_log.lock(s, d.municipality_code)
+        if d.rectifies is not None:
+            self._check_rectifiable(s, d.municipality_code, d.rectifies)
         year, number, registered_at = self._number(s, d.municipality_code, office, d.kind,
                                                    d.registered_at)
         entry = RegistryEntry(
@@ -466,10 +514,19 @@ class Registry:
             ],
         )
         entry.leaf_index = self.log.append(
-            s, d.municipality_code, leaves.registration_leaf(entry, d.event_kind)
+            s, d.municipality_code,
+            leaves.registration_leaf(entry, d.event_kind, self._draft_keys(d)),
         )
         bundle = self.log.proof_bundle(s, d.municipality_code, entry.leaf_index)
         return entry, bundle
+
+    def _check_rectifiable(self, s: Session, municipality_code: str, entry_id: str) -> None:
+        """Re-read the original under the log head lock: an annulment serialises on the
+        same lock, so one committed since ``rectify`` first looked is seen here."""
+        original = self._load(s, municipality_code, entry_id)
+        s.refresh(original, attribute_names=["events"])
+        if original.annulled:
+            raise AlreadyAnnulled("an annulled entry cannot be rectified")
 
     def _finish(self, s: Session, d: _Draft, entry: RegistryEntry, pdf: bytes,
                 xml: bytes) -> None:
@@ -480,7 +537,7 @@ class Registry:
                             kind=d.event_kind, at=entry.registered_at,
                             actor=d.registrar or d.presenter, reason=d.reason,
                             related_id=d.rectifies, leaf_index=entry.leaf_index))
-        for key in self._keys(d.principal, d.presenter, d.interested, d.registrar):
+        for key in self._draft_keys(d):
             s.add(RegistryParty(entry_id=entry.id, municipality_code=d.municipality_code,
                                 party_key=key))
         s.flush()
@@ -499,6 +556,9 @@ class Registry:
             savepoint.rollback()
             year = at.astimezone(MADRID).year
         raise RuntimeError("the service clock is unstable around the turn of the year")
+
+    def _draft_keys(self, d: _Draft) -> set[str]:
+        return self._keys(d.principal, d.presenter, d.interested, d.registrar)
 
     @staticmethod
     def _keys(principal: Principal, presenter: dict[str, Any], interested: list[dict[str, Any]],

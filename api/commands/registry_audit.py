@@ -16,7 +16,7 @@ import httpx
 import typer
 from cryptography import x509
 
-from registry.audit import AuditAborted, Auditor
+from registry.audit import DEFAULT_TIMESTAMP_GRACE, AuditAborted, Auditor
 from registry.checkpoint import CheckpointError
 
 
@@ -38,6 +38,10 @@ def audit(
         None, "--save-checkpoint", dir_okay=False,
         help="After a passing audit, write the latest checkpoint here for the next audit",
     ),
+    timestamp_grace: float = typer.Option(
+        DEFAULT_TIMESTAMP_GRACE, min=0.0,
+        help="Seconds a checkpoint may wait for an RFC 3161 time-stamp before it is reported",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
     workers: int = typer.Option(8, min=1, max=64, help="Concurrent proof requests"),
     timeout: float = typer.Option(30.0, min=1.0, help="HTTP timeout per request (seconds)"),
@@ -56,7 +60,7 @@ def audit(
         with httpx.Client(base_url=url, timeout=timeout, limits=limits,
                           verify=not insecure) as client:
             auditor = Auditor(client, municipality, pinned_key=key, workers=workers,
-                              tsa_roots=roots,
+                              tsa_roots=roots, timestamp_grace=timestamp_grace,
                               known_checkpoints=[k.read_text(encoding="utf-8") for k in known],
                               progress=lambda m: typer.echo(m, err=True))
             report = auditor.run()

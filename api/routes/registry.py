@@ -31,7 +31,7 @@ from identity.sessions import Principal
 from infra.errors import PayloadTooLarge, Unauthenticated
 from registry.actors import APPLICATION
 from registry.attachments import Upload
-from registry.errors import InvalidSubmission
+from registry.errors import AttachmentNotFound, InvalidSubmission
 from registry.interchange import ENI, SICRES3, Export
 from registry.leaves import entry_content, instant
 from registry.models import ENTRY, EXIT, RegistryEntry
@@ -364,7 +364,7 @@ def attachment(municipality: str, entry_id: str, position: int, ctx: Ctx,
     entry = ctx.registry.get(caller, municipality, entry_id)
     match = [a for a in entry.attachments if a.position + 1 == position]
     if not match:
-        raise InvalidSubmission(f"the entry has no attachment {position}", field="position")
+        raise AttachmentNotFound(f"the entry has no attachment {position}", position=position)
     a = match[0]
     return _blob(ctx, a.sha256, a.mime, a.name)
 

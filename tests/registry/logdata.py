@@ -25,7 +25,8 @@ from registry.officialtime import effective_instant, madrid_date
 
 
 def register(ctx: Context, municipality: str, office: str, kind: str = "E",
-             rectifies: str | None = None, at: datetime | None = None) -> RegistryEntry:
+             rectifies: str | None = None, at: datetime | None = None,
+             leaf_version: int = leaves.LEAF_VERSION) -> RegistryEntry:
     with ctx.transaction() as s:
         registry_log.lock(s, municipality)
         now = current_instant(s) if at is None else at
@@ -50,11 +51,12 @@ def register(ctx: Context, municipality: str, office: str, kind: str = "E",
         )
         kind_of_event = RECTIFICATION if rectifies else REGISTRATION
         entry.leaf_index = ctx.registry_log.append(
-            s, municipality, leaves.registration_leaf(entry, kind_of_event))
+            s, municipality, leaves.registration_leaf(entry, kind_of_event, (),
+                                                       version=leaf_version))
         s.add(entry)
         s.add(RegistryEvent(entry_id=entry.id, municipality_code=municipality,
                             kind=kind_of_event, at=now, actor={"subject": "sub-1"},
-                            leaf_index=entry.leaf_index))
+                            related_id=rectifies, leaf_index=entry.leaf_index))
         ctx.registry_log.checkpoint(s, municipality)
     return entry
 

@@ -233,3 +233,41 @@ def test_a_kept_checkpoint_exposes_a_consistently_truncated_log(
     assert run_audit(live, demo_code)[0] == 0
     code, report, output = run_audit(live, demo_code, "--known-checkpoint", str(kept))
     assert code == 1 and codes(report) == {"log_truncated"}, output
+
+
+def test_instants_must_not_decrease_along_the_whole_log(
+    live: LiveServer, ctx: Context, demo_code: str
+) -> None:
+    from datetime import timedelta
+
+    first = register(ctx, demo_code, OFFICE, "E")
+    # An exit (another series) dated before the entry that precedes it in the log.
+    register(ctx, demo_code, OFFICE, "S", at=first.registered_at - timedelta(seconds=5))
+    register(ctx, demo_code, OFFICE, "E")
+    code, report, output = run_audit(live, demo_code)
+    assert code == 1, output
+    assert codes(report) == {"instant_decreased"} and at(report, "instant_decreased") == {1}
+
+
+def test_a_rectification_of_an_annulled_entry_is_reported(
+    live: LiveServer, ctx: Context, demo_code: str
+) -> None:
+    first = register(ctx, demo_code, OFFICE, "E")
+    annul(ctx, first)
+    register(ctx, demo_code, OFFICE, "E", rectifies=first.id)
+    code, report, output = run_audit(live, demo_code)
+    assert code == 1, output
+    assert codes(report) == {"rectifies_annulled"} and at(report, "rectifies_annulled") == {2}
+
+
+def test_leaves_logged_in_the_first_format_still_match_their_rows(
+    live: LiveServer, ctx: Context, demo_code: str
+) -> None:
+    register(ctx, demo_code, OFFICE, "E", leaf_version=1)
+    register(ctx, demo_code, OFFICE, "E")
+    code, _, output = run_audit(live, demo_code)
+    assert code == 0, output
+    with live.client() as c:
+        logged = c.get(f"/registry/{demo_code}/log/leaves").json()["leaves"]
+    assert '"v":1' in logged[0]["data"] and "parties_sha256" not in logged[0]["data"]
+    assert '"v":2' in logged[1]["data"] and "parties_sha256" in logged[1]["data"]

@@ -77,7 +77,8 @@ def _sql(ctx: Context, *statements: str, **params: Any) -> None:
             conn.execute(text(stmt), params)
 
 
-@pytest.mark.parametrize("tamper", ["delete", "edit", "swap"])
+@pytest.mark.parametrize("tamper", ["delete", "edit", "swap", "party", "rectification_event",
+                                    "rectification_target"])
 def test_rows_changed_in_the_database_are_caught(
     live: LiveServer, ctx: Context, through_api: list[dict[str, Any]], demo_code: str,
     tamper: str,
@@ -92,6 +93,19 @@ def test_rows_changed_in_the_database_are_caught(
     elif tamper == "edit":
         _sql(ctx, "UPDATE registry_entry SET subject = 'Otro asunto' WHERE id = :id", id=e3)
         expected = {"entry_mismatch": {3}}
+    elif tamper == "party":
+        # Someone else is made a party of E3, so that they could open it.
+        _sql(ctx, "INSERT INTO registry_party (entry_id, municipality_code, party_key) "
+                  "VALUES (:id, :m, 'id:99999999R')", id=e3, m=demo_code)
+        expected = {"entry_mismatch": {3}}
+    elif tamper == "rectification_event":
+        _sql(ctx, "DELETE FROM registry_event WHERE entry_id = :id AND kind = 'rectification'",
+             id=through_api[6]["id"])
+        expected = {"entry_mismatch": {6}}
+    elif tamper == "rectification_target":
+        _sql(ctx, "UPDATE registry_event SET related_id = :other WHERE entry_id = :id",
+             id=through_api[6]["id"], other=e3)
+        expected = {"entry_mismatch": {6}}
     else:
         # E2 (leaf 1) and E3 (leaf 3) exchange their numbers and leaves.
         _sql(ctx, "UPDATE registry_entry SET number = -number, leaf_index = -leaf_index - 9 "

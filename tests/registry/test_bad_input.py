@@ -107,6 +107,36 @@ def test_duplicate_idempotency_key_returns_the_original(
     assert other.json()["sequence"] == 2
 
 
+def test_an_idempotency_key_reused_for_another_submission_is_refused(
+    ctx: Context, citizen: httpx.Client, demo_code: str
+) -> None:
+    first = submit(citizen, demo_code, headers={"Idempotency-Key": "form-9c1d"},
+                   files=[("nota.txt", b"hola", "text/plain")])
+    assert first.status_code == 201, first.text
+    before = _footprint(ctx)
+    changed = submit(citizen, demo_code, entry_body(subject="Otra solicitud distinta"),
+                     headers={"Idempotency-Key": "form-9c1d"},
+                     files=[("nota.txt", b"hola", "text/plain")])
+    _problem(changed, 422, "idempotency_key_reused")
+    other_file = submit(citizen, demo_code, headers={"Idempotency-Key": "form-9c1d"},
+                        files=[("nota.txt", b"adios", "text/plain")])
+    _problem(other_file, 422, "idempotency_key_reused")
+    # No row changed (the refused attachment's bytes may stay in the content store).
+    assert _footprint(ctx)[:-1] == before[:-1]
+    same = submit(citizen, demo_code, headers={"Idempotency-Key": "form-9c1d"},
+                  files=[("nota.txt", b"hola", "text/plain")])
+    assert same.status_code == 200 and same.json()["id"] == first.json()["id"]
+
+
+def test_a_missing_attachment_position_is_not_found(citizen: httpx.Client,
+                                                     demo_code: str) -> None:
+    entry = submit(citizen, demo_code, files=[("nota.txt", b"hola", "text/plain")]).json()
+    base = f"/registry/{demo_code}/entries/{entry['id']}/attachments"
+    assert citizen.get(f"{base}/1").content == b"hola"
+    _problem(citizen.get(f"{base}/2"), 404, "registry_attachment_not_found")
+    _problem(citizen.get(f"{base}/0"), 404, "registry_attachment_not_found")
+
+
 def test_requests_without_a_caller_are_refused(live: Any, demo_code: str) -> None:
     with live.client() as anonymous:
         _problem(submit(anonymous, demo_code), 401, "unauthenticated")

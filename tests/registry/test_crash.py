@@ -26,10 +26,18 @@ pytestmark = pytest.mark.skipif(
 
 
 def _counts(ctx: Context) -> dict[str, int]:
+    """Rows of every registry table, and the numbers and log size handed out so far."""
     with ctx.engine.connect() as conn:
-        return {t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())
-                for t in ("registry_entry", "registry_attachment", "registry_event",
-                          "registry_counter", "registry_log_leaf")}
+        counts = {t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())
+                  for t in ("registry_entry", "registry_attachment", "registry_event",
+                            "registry_party", "registry_counter", "registry_log_leaf",
+                            "registry_log_node", "registry_log_checkpoint")}
+        for name, query in (
+            ("numbers issued", "SELECT coalesce(sum(last), 0) FROM registry_counter"),
+            ("log head size", "SELECT coalesce(sum(size), 0) FROM registry_log_head"),
+        ):
+            counts[name] = int(conn.execute(text(query)).scalar_one())
+    return counts
 
 
 def _waiting_on_event_insert(engine: Engine) -> bool:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import subprocess
 from typing import Any
 
 import httpx
+import pytest
 from lxml import etree
 
 from api.context import Context
+from registry import merkle
 from registry.checkpoint import open_note
 from registry.receipts import RECEIPT_NS
 from signing.validation import Indication, validate
@@ -40,8 +43,13 @@ def test_citizen_entry_gets_number_instants_and_sealed_receipt(
     assert hashlib.sha256(receipt).hexdigest() == e["receipt"]["pdf_sha256"]
     xml = citizen.get(e["receipt"]["xml"]).content
     roots = [ctx.pki.root]
-    assert validate(receipt, trust_roots=roots).indication is Indication.TOTAL_PASSED
-    assert validate(xml, trust_roots=roots).indication is Indication.TOTAL_PASSED
+    for document in (receipt, xml):
+        report = validate(document, trust_roots=roots)
+        assert report.indication is Indication.TOTAL_PASSED
+        # B-T: the seal carries a signature time-stamp (Ley 39/2015 art. 16.3).
+        assert [sig.level for sig in report.signatures] == ["B-T"]
+        assert report.signatures[0].timestamps
+    _assert_visible_seal(receipt)
 
     # pdfsig (poppler) accepts the seal; the stamp shows the verification code.
     path = tmp_path / "receipt.pdf"
@@ -69,6 +77,30 @@ def test_citizen_entry_gets_number_instants_and_sealed_receipt(
     assert etree.QName(root).localname == "Justificante"
 
 
+def test_receipt_proves_its_leaf_is_in_the_checkpoint_it_states(
+    ctx: Context, citizen: httpx.Client, demo_code: str
+) -> None:
+    """An auditor holding only the receipt and the public leaf checks its inclusion."""
+    for _ in range(4):
+        assert submit(citizen, demo_code).status_code == 201
+    e = submit(citizen, demo_code).json()
+    root = parse_xml(citizen.get(e["receipt"]["xml"]).content).getroot()
+    ns = {"r": RECEIPT_NS}
+    index = int(root.findtext("r:RegistroTransparencia/r:IndiceHoja", namespaces=ns) or -1)
+    note = root.findtext("r:RegistroTransparencia/r:PuntoControl", namespaces=ns) or ""
+    _, size, tree_root = open_note(note, ctx.registry_log.verifier(demo_code)).splitlines()[:3]
+    proof = [base64.b64decode(n.text or "") for n in
+             root.iterfind("r:RegistroTransparencia/r:PruebaInclusion/r:Nodo", ns)]
+    assert proof  # leaf 4 of 5: the root of the first four leaves
+    leaf = citizen.get(f"/registry/{demo_code}/log/leaves",
+                       params={"start": index, "end": index + 1}).json()["leaves"][0]["data"]
+    merkle.verify_inclusion(merkle.leaf_hash(leaf.encode()), index, int(size), proof,
+                            base64.b64decode(tree_root))
+    with pytest.raises(merkle.ProofError):
+        merkle.verify_inclusion(merkle.leaf_hash(leaf.encode() + b" "), index, int(size), proof,
+                                base64.b64decode(tree_root))
+
+
 def test_numbers_run_per_kind_and_exits_need_addressees(
     citizen: httpx.Client, registrar: httpx.Client, demo_code: str
 ) -> None:
@@ -81,3 +113,67 @@ def test_numbers_run_per_kind_and_exits_need_addressees(
                                                    interested=[addressee]), kind="exits")
     assert out.status_code == 201, out.text
     assert out.json()["number"].endswith("/S/000001") and out.json()["kind"] == "S"
+
+
+def _assert_visible_seal(pdf: bytes) -> None:
+    """The receipt's signature field is a visible widget with an appearance stream."""
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(io.BytesIO(pdf))
+    fields = [f.get_object() for f in reader.root["/AcroForm"]["/Fields"]]
+    sigs = [f for f in fields if f.get("/FT") == "/Sig"]
+    assert len(sigs) == 1
+    widget = sigs[0]
+    x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
+    assert x2 - x1 > 50 and y2 - y1 > 20
+    appearance = widget["/AP"]["/N"].get_object()
+    assert len(appearance.data) > 0
+
+
+def test_receipt_states_names_in_any_latin_script_exactly(
+    ctx: Context, registrar: httpx.Client, demo_code: str, tmp_path: Any,
+    monkeypatch: Any,
+) -> None:
+    name = "Łukasz Ștefan Øvergård"
+    body = entry_body(subject="Solicitud de Œuvre — «Ĳsselmeer»",
+                      presenter={"id_type": "PASAPORTE", "id_number": "PL1234567", "name": name})
+    r = submit(registrar, demo_code, body)
+    assert r.status_code == 201, r.text
+    path = tmp_path / "receipt.pdf"
+    path.write_bytes(registrar.get(r.json()["receipt"]["pdf"]).content)
+    text = subprocess.run([require_tool("pdftotext"), str(path), "-"], capture_output=True,
+                          text=True).stdout
+    assert name in text and "Solicitud de Œuvre — «Ĳsselmeer»" in text
+    assert "?" not in text.replace(r.json()["receipt"]["verification_code"], "")
+
+    # A character the receipt's fonts lack is refused, never printed as a substitute.
+    before = registrar.get(f"/registry/{demo_code}/entries").json()["entries"]
+    assert [e["id"] for e in before] == [r.json()["id"]]
+    cjk = submit(registrar, demo_code, entry_body(
+        presenter={"id_type": "PASAPORTE", "id_number": "CN7654321", "name": "王小明"}))
+    assert cjk.status_code == 422 and cjk.json()["code"] == "receipt_text_unprintable"
+    assert registrar.get(f"/registry/{demo_code}/entries").json()["entries"] == before
+
+    # Without the fonts, text beyond Windows-1252 gets no receipt (and so no
+    # registration); Spanish text is still printed exactly in the standard fonts.
+    from registry import receiptpdf
+
+    receiptpdf._font_file.cache_clear()
+    monkeypatch.setattr(receiptpdf, "stamp_font", lambda: None)
+    try:
+        missing = submit(registrar, demo_code, body)
+        assert missing.status_code == 503 and missing.json()["code"] == "receipt_font_missing"
+        assert registrar.get(f"/registry/{demo_code}/entries").json()["entries"] == before
+        spanish = "José Ñúñez Güell"
+        plain = submit(registrar, demo_code, entry_body(
+            presenter={"id_type": "NIF", "id_number": "12345678Z", "name": spanish}))
+        assert plain.status_code == 201, plain.text
+    finally:
+        monkeypatch.undo()
+        receiptpdf._font_file.cache_clear()
+    path.write_bytes(registrar.get(plain.json()["receipt"]["pdf"]).content)
+    text = subprocess.run([require_tool("pdftotext"), str(path), "-"], capture_output=True,
+                          text=True).stdout
+    assert spanish in text and b"/BaseFont /Courier" in path.read_bytes()

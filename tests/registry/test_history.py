@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.registry.conftest import entry_body, submit
+from api.context import Context
+from tests.registry.conftest import entry_body, principal, submit
 
 
 def test_rectification_annulment_and_history(
@@ -59,3 +61,29 @@ def test_rectification_annulment_and_history(
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
         assert anyone.get("/registry/receipts/AAAAAAAAAAAAAAAAAAAAAAAA").status_code == 404
         assert anyone.get("/registry/receipts/not-a-code").status_code == 404
+
+
+def test_an_annulment_that_lands_during_a_rectification_wins(
+    ctx: Context, citizen: httpx.Client, registrar: httpx.Client, demo_code: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    original = submit(citizen, demo_code).json()
+    base = f"/registry/{demo_code}/entries/{original['id']}"
+    registry = ctx.registry
+    validate = registry._validate
+    clerk = principal(demo_code, capacity="employee", nif="00000002W", roles=("registrar",))
+
+    def annul_meanwhile(*args: Any) -> Any:
+        # Another registrar annuls the entry after the rectification first looked at it.
+        monkeypatch.setattr(registry, "_validate", validate)
+        registry.annul(clerk, demo_code, original["id"], "Duplicada")
+        return validate(*args)
+
+    monkeypatch.setattr(registry, "_validate", annul_meanwhile)
+    correction = {**entry_body(subject="Otro asunto"), "reason": "Error en el asunto"}
+    r = registrar.post(f"{base}/rectification", files=[("entry", (None, json.dumps(correction)))])
+    assert r.status_code == 409 and r.json()["code"] == "registry_entry_annulled", r.text
+    events = [e["event"] for e in registrar.get(f"{base}/history").json()["events"]]
+    assert events == ["registration", "annulment"]
+    listed = registrar.get(f"/registry/{demo_code}/entries").json()["entries"]
+    assert [e["id"] for e in listed] == [original["id"]]
