@@ -42,7 +42,7 @@ from signing.levels import Level, Packaging
 from signing.limits import SigningLimits
 from signing.policy import AGE_1_9, SignaturePolicy
 from signing.timestamps import Rfc3161TimeStamper, run_sync
-from signing.xmlparse import parse_xml
+from signing.xmlparse import parse_xml, remove_keeping_tail
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
@@ -62,22 +62,9 @@ def _q(ns: str, tag: str) -> str:
 
 
 def drop_signatures(node: etree._Element) -> None:
-    """Remove every ``ds:Signature`` under ``node`` as an XPath node-set filter would.
-
-    The filter drops the element and its subtree, never the text that follows it, so
-    each tail is handed to the preceding sibling (or the parent).
-    """
+    """Remove every ``ds:Signature`` under ``node`` as an XPath node-set filter would."""
     for sig in list(node.iter(_q(DS, "Signature"))):
-        parent = sig.getparent()
-        if parent is None:
-            continue
-        if sig.tail:
-            prev = sig.getprevious()
-            if prev is not None:
-                prev.tail = (prev.tail or "") + sig.tail
-            else:
-                parent.text = (parent.text or "") + sig.tail
-        parent.remove(sig)
+        remove_keeping_tail(sig)
 
 
 class ElocalXAdESSigner(XAdESSigner):

@@ -80,3 +80,21 @@ def _check_shape(root: etree._Element, limits: XmlLimits) -> None:
     if root.xpath("boolean(" + "/*" * (limits.max_depth + 1) + ")"):
         raise XmlTooLarge(f"XML nested deeper than {limits.max_depth} levels",
                           limit=limits.max_depth)
+
+
+def remove_keeping_tail(element: etree._Element) -> None:
+    """Remove ``element`` and its subtree as an XPath node-set filter does.
+
+    The filter drops the element, never the text that follows it, so its tail is
+    handed to the preceding sibling (or the parent).
+    """
+    parent = element.getparent()
+    if parent is None:
+        return
+    if element.tail:
+        prev = element.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)

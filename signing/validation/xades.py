@@ -48,7 +48,7 @@ from signing.validation.report import (
     worst,
 )
 from signing.validation.trust import TrustSettings, signer_identity, unique_certs
-from signing.xmlparse import XmlDtdForbidden, XmlRejected, parse_xml
+from signing.xmlparse import XmlDtdForbidden, XmlRejected, parse_xml, remove_keeping_tail
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES_PREFIX = "http://uri.etsi.org/01903/"
@@ -184,17 +184,7 @@ def _drop_signatures(payload: Any, only: Any) -> None:
     else:
         targets = list(root.iter(_ds("Signature")))
     for target in targets:
-        parent = target.getparent()
-        if parent is None:
-            continue
-        # Keep the tail text: node-set subtraction removes the element, not its following text.
-        if target.tail:
-            prev = target.getprevious()
-            if prev is not None:
-                prev.tail = (prev.tail or "") + target.tail
-            else:
-                parent.text = (parent.text or "") + target.tail
-        parent.remove(target)
+        remove_keeping_tail(target)
 
 
 async def validate_xml(

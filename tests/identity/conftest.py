@@ -253,6 +253,19 @@ def set_soft_fail(ctx: Context, code: str, soft: bool = True) -> None:
         tenancy.get_municipality(s, code).revocation_soft_fail = soft
 
 
+@pytest.fixture
+def soft(ctx: Context, test_municipality: str) -> str:
+    """``test_municipality`` with revocation soft-fail, for checks other than revocation."""
+    set_soft_fail(ctx, test_municipality)
+    return test_municipality
+
+
+def code_of(r: Any) -> str:
+    """The stable code of a problem+json answer."""
+    assert r.headers["content-type"].startswith("application/problem+json"), r.text
+    return str(r.json()["code"])
+
+
 def set_policy_allow_list(ctx: Context, code: str, policies: list[str]) -> None:
     with ctx.transaction() as s:
         tenancy.get_municipality(s, code).policy_allow_list = policies

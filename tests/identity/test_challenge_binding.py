@@ -21,21 +21,10 @@ from fastapi.testclient import TestClient
 from api.context import Context
 from identity.challenge import signed_message
 from identity.client import LoginRefused, challenge_login
-from tests.identity.conftest import TestPki, set_soft_fail, sign
+from tests.identity.conftest import TestPki, code_of, sign
 from tests.identity.conftest import challenge_login as http_login
 
 HOSTILE_TEXT = "I, the undersigned, transfer 10000 EUR to the bearer"
-
-
-@pytest.fixture
-def soft(ctx: Context, test_municipality: str) -> str:
-    set_soft_fail(ctx, test_municipality)
-    return test_municipality
-
-
-def code_of(r: Any) -> str:
-    assert r.headers["content-type"].startswith("application/problem+json"), r.text
-    return str(r.json()["code"])
 
 
 def test_the_signed_text_names_origin_municipality_and_nonce(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import secrets
 import time
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -23,21 +22,11 @@ from infra import tenancy
 from tests.identity.conftest import (
     TestPki,
     challenge_login,
+    code_of,
     name,
     set_policy_allow_list,
     set_soft_fail,
 )
-
-
-@pytest.fixture
-def soft(ctx: Context, test_municipality: str) -> str:
-    set_soft_fail(ctx, test_municipality)
-    return test_municipality
-
-
-def code_of(r: Any) -> str:
-    assert r.headers["content-type"].startswith("application/problem+json"), r.text
-    return str(r.json()["code"])
 
 
 def test_unreachable_revocation_is_refused_unless_soft_fail(

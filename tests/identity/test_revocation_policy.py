@@ -21,12 +21,14 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from fastapi.testclient import TestClient
 
 from api.context import Context
-from tests.identity.conftest import Issued, TestPki, challenge_login, name, set_soft_fail
-
-
-def code_of(r: Any) -> str:
-    assert r.headers["content-type"].startswith("application/problem+json"), r.text
-    return str(r.json()["code"])
+from tests.identity.conftest import (
+    Issued,
+    TestPki,
+    challenge_login,
+    code_of,
+    name,
+    set_soft_fail,
+)
 
 
 def _citizen_name(nif: str) -> x509.Name:

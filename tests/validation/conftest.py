@@ -8,7 +8,7 @@ XML here are signed with pyHanko and signxml directly by a throw-away CA built w
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -257,3 +257,25 @@ def policy_store() -> PolicyStore:
             shared_path("corpus", "signatures", "xades", "policies"),
         ]
     )
+
+
+def validation_poster(client: Any, ctx: Any, municipality: str,
+                      *trusted: Path) -> Callable[..., dict[str, Any]]:
+    """POST documents to /validation, offline, as ``municipality`` with ``trusted`` added to
+    its trust store; the report comes back as JSON."""
+    from infra import tenancy
+
+    with ctx.transaction() as session:
+        muni = session.get(tenancy.Municipality, municipality)
+        muni.trust_store = [*muni.trust_store, *map(str, trusted)]
+
+    def post(data: bytes, **fields: str) -> dict[str, Any]:
+        r = client.post(
+            "/validation",
+            files={"document": ("document.pdf", data)},
+            data={"municipality": municipality, "offline": "true", **fields},
+        )
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    return post

@@ -17,31 +17,16 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from infra import tenancy
 from signing.validation import ValidationLimits
 from tests.conftest import require_tool
-from tests.validation.conftest import SigningCa, sign_pdf
+from tests.validation.conftest import SigningCa, sign_pdf, validation_poster
 
 Check = Callable[..., dict[str, Any]]
 
 
 @pytest.fixture
 def check(client: Any, ctx: Any, demo_code: str, test_ca: SigningCa) -> Check:
-    """POST a PDF to /validation, offline, with a municipality that trusts ``test_ca``."""
-    with ctx.transaction() as session:
-        muni = session.get(tenancy.Municipality, demo_code)
-        muni.trust_store = [*muni.trust_store, str(test_ca.root_pem)]
-
-    def post(data: bytes, **fields: str) -> dict[str, Any]:
-        r = client.post(
-            "/validation",
-            files={"document": ("document.pdf", data)},
-            data={"municipality": demo_code, "offline": "true", **fields},
-        )
-        assert r.status_code == 200, r.text
-        return r.json()  # type: ignore[no-any-return]
-
-    return post
+    return validation_poster(client, ctx, demo_code, test_ca.root_pem)
 
 
 def _codes(report: dict[str, Any]) -> set[str]:

@@ -34,10 +34,9 @@ from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from infra import tenancy
 from signing.validation import rendering
 from tests.conftest import require_tool
-from tests.validation.conftest import SigningCa, sign_pdf
+from tests.validation.conftest import SigningCa, sign_pdf, validation_poster
 
 N = generic.pdf_name
 Change = Callable[[IncrementalPdfFileWriter], None]
@@ -162,21 +161,7 @@ def time_ca(tmp_path_factory: pytest.TempPathFactory) -> TimeCa:
 def check(
     client: Any, ctx: Any, demo_code: str, test_ca: SigningCa, time_ca: TimeCa
 ) -> Callable[..., dict[str, Any]]:
-    """POST a document to /validation with a municipality that trusts the test CAs."""
-    with ctx.transaction() as session:
-        muni = session.get(tenancy.Municipality, demo_code)
-        muni.trust_store = [*muni.trust_store, str(test_ca.root_pem), str(time_ca.root_pem)]
-
-    def post(data: bytes, **fields: str) -> dict[str, Any]:
-        r = client.post(
-            "/validation",
-            files={"document": ("document.pdf", data)},
-            data={"municipality": demo_code, "offline": "true", **fields},
-        )
-        assert r.status_code == 200, r.text
-        return r.json()  # type: ignore[no-any-return]
-
-    return post
+    return validation_poster(client, ctx, demo_code, test_ca.root_pem, time_ca.root_pem)
 
 
 def _errors(sig: dict[str, Any]) -> set[str]:
