@@ -14,6 +14,7 @@ from typing import Any
 
 from api.context import Context
 from api.problems import problem
+from api.routes.validation import ValidationRequestTooLarge
 from infra.errors import ElocalError, PayloadTooLarge
 from signing import DocumentTooLarge
 
@@ -42,11 +43,16 @@ class BodyLimit:
 
 
 def default_limits(ctx: Context) -> list[BodyLimit]:
-    """The caps for the upload endpoints: signing documents and registry entries."""
+    """The caps for the upload endpoints: signing, validation and registry entries."""
 
     def signing() -> tuple[int, int]:
         limit = ctx.settings.max_document_bytes
         return limit + SIGNING_OVERHEAD, limit
+
+    def validation() -> tuple[int, int]:
+        # A signed document and its detached content may each reach the document limit.
+        limit = ctx.settings.max_document_bytes
+        return 2 * limit + SIGNING_OVERHEAD, limit
 
     def registry() -> tuple[int, int]:
         limit = ctx.registry.limits.max_entry_bytes
@@ -55,6 +61,9 @@ def default_limits(ctx: Context) -> list[BodyLimit]:
     return [
         BodyLimit("/signing/", signing, lambda limit: DocumentTooLarge(
             f"the request body exceeds the document limit of {limit} bytes", limit=limit)),
+        BodyLimit("/validation", validation, lambda limit: ValidationRequestTooLarge(
+            f"the request body exceeds twice the document limit of {limit} bytes",
+            limit=limit)),
         BodyLimit("/registry/", registry, lambda limit: PayloadTooLarge(
             f"the request exceeds the per-entry limit of {limit} bytes", limit=limit)),
     ]

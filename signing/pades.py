@@ -32,7 +32,6 @@ from pyhanko.sign.ades.cades_asn1 import (
     SignaturePolicyIdentifier,
     SigPolicyQualifierInfo,
 )
-from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.validation import EmbeddedPdfSignature, read_certification_data
 from pyhanko.sign.validation.dss import async_add_validation_info
@@ -63,6 +62,7 @@ from signing.levels import Level
 from signing.limits import SigningLimits
 from signing.policy import AGE_1_9, SignaturePolicy
 from signing.timestamps import Rfc3161TimeStamper
+from signing.validation.pdfdiff import compare_revisions
 
 log = logging.getLogger("elocal.signing.pades")
 
@@ -356,9 +356,15 @@ def _intact_own_signature(reader: PdfFileReader, key: SealKey) -> EmbeddedPdfSig
     if sig.coverage is None or sig.coverage < SignatureCoverageLevel.ENTIRE_REVISION:
         raise SignatureNotIntact("the seal does not cover its whole revision",
                                  field=sig.field_name)
-    diff = sig.diff_result
-    if not isinstance(diff, DiffResult) or diff.modification_level > ModificationLevel.FORM_FILLING:
-        raise SignatureNotIntact("the document was modified after it was sealed",
+    # pyHanko's diff policy passes some shadow attacks as form filling; eLocal's own
+    # comparison (the validator's) allows only LTV data and later signatures.
+    later = {s.field_name for s in reader.embedded_signatures
+             if s.signed_revision > sig.signed_revision}
+    changes = compare_revisions(reader, sig.signed_revision, later_signature_fields=later,
+                                form_filling_allowed=False)
+    if changes.errors:
+        raise SignatureNotIntact("the document was modified after it was sealed: "
+                                 + "; ".join(detail for _, detail in changes.errors[:3]),
                                  field=sig.field_name)
     return sig
 

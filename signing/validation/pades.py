@@ -599,7 +599,7 @@ def _changes_after(
 ) -> None:
     """What changed after this signature: structure, rendered text, and DocMDP."""
     later = {n for n, r in revisions.items() if r > emb.signed_revision}
-    docmdp = _docmdp_when_signed(reader, f, emb.signed_revision)
+    docmdp = _docmdp_when_signed(reader, f, emb)
     findings = compare_revisions(
         reader,
         emb.signed_revision,
@@ -641,16 +641,30 @@ def _changes_after(
         )
 
 
-def _docmdp_when_signed(reader: PdfFileReader, f: _Field, revision: int) -> int | None:
+def _docmdp_when_signed(reader: PdfFileReader, f: _Field, emb: EmbeddedPdfSignature) -> int | None:
     """The DocMDP level as the signed revision states it (signature /Reference, else /Lock).
 
     Later revisions cannot be trusted to say what the signer permitted; ``pdfdiff``
-    separately refuses any change to the signature dictionary.
+    separately refuses any change to the signature dictionary. A field that cannot be
+    looked up in the signed revision is not taken as "no restriction".
     """
-    if not isinstance(f.field, generic.IndirectObject):
-        return None
-    old = reader.get_historical_resolver(revision)
-    field = _deref(old.get_object(f.field.reference))
+    if isinstance(f.field, generic.IndirectObject):
+        field = _deref(reader.get_historical_resolver(emb.signed_revision)
+                       .get_object(f.field.reference))
+        if isinstance(field, generic.DictionaryObject):
+            return _docmdp_in(field)
+    # A direct field object lives inside a container pdfdiff compares; read it as it is
+    # now, and never looser than pyHanko reads it.
+    levels = [_docmdp_in(_deref(f.field))]
+    try:
+        levels.append(emb.docmdp_level.value if emb.docmdp_level is not None else None)
+    except (generic.PdfError, KeyError, TypeError, ValueError, AttributeError):
+        levels.append(1)  # unreadable: assume the strictest
+    known = [level for level in levels if level is not None]
+    return min(known) if known else None
+
+
+def _docmdp_in(field: Any) -> int | None:
     if not isinstance(field, generic.DictionaryObject):
         return None
     sig_dict = _deref(field.raw_get("/V")) if "/V" in field else None

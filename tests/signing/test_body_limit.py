@@ -95,3 +95,21 @@ def test_chunked_oversize_registry_entry_gets_413(client: Any, ctx: Context, dem
     upload = Upload({"entry": "{}"}, "attachments", total=4 * 1024 * 1024)
     res = _post_chunked(client, f"/registry/{demo_code}/entries", upload)
     _assert_413(res, "payload_too_large", 10_000)
+
+
+
+def test_chunked_oversize_validation_upload_is_cut_off_while_streaming(
+        live: Any, ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation is anonymous, so its cap matters most: a document and its detached
+    content, each up to the document limit, and nothing more is read."""
+    limit = 100_000
+    monkeypatch.setattr(ctx.settings, "max_document_bytes", limit)
+    upload = Upload({"offline": "true"}, "document", total=256 * 1024 * 1024)
+    with live.client() as http:
+        try:
+            res = _post_chunked(http, "/validation", upload)
+        except httpx.TransportError:
+            res = None
+    if res is not None:
+        _assert_413(res, "validation_document_too_large", limit)
+    assert upload.sent < 64 * 1024 * 1024, upload.sent

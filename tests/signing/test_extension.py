@@ -75,6 +75,24 @@ def test_pdf_changed_after_the_seal_is_not_extended(registrar: Any, ctx: Any,
     _assert_problem(_extend(registrar, out.getvalue(), "B-LT"), 422, "signature_not_intact")
 
 
+def test_form_values_changed_after_the_seal_are_not_extended(registrar: Any, ctx: Any,
+                                                             demo_code: str) -> None:
+    """pyHanko's diff policy calls this form filling; eLocal allows none after a seal."""
+    from pyhanko.pdf_utils import generic
+
+    from tests.validation.conftest import _pdf
+
+    sealed = ctx.sealer.seal_pdf(demo_code, _pdf(with_text_field=True), "B-B")
+    assert _extend(registrar, sealed, "B-T").status_code == 200
+    w = IncrementalPdfFileWriter(io.BytesIO(sealed), strict=False)
+    field = w.root["/AcroForm"]["/Fields"][0].get_object()
+    field[generic.pdf_name("/V")] = generic.TextStringObject("900000 EUR")
+    w.update_container(field)
+    out = io.BytesIO()
+    w.write(out)
+    _assert_problem(_extend(registrar, out.getvalue(), "B-T"), 422, "signature_not_intact")
+
+
 def test_xml_extension_to_a_level_it_has_is_refused(registrar: Any, ctx: Any,
                                                     demo_code: str) -> None:
     sealed = ctx.sealer.seal_xml(demo_code, make_xml(2048), "B-T")
