@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from asn1crypto import cms
 from sqlalchemy import (
     BigInteger,
     Connection,
@@ -177,6 +178,12 @@ class SignedCheckpoint:
             "timestamp": base64.b64encode(self.timestamp).decode() if self.timestamp else None,
             "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
         }
+
+
+def _gen_time(token: bytes) -> datetime:
+    """The genTime of an RFC 3161 token (one this log's own TSA client accepted)."""
+    info = cms.ContentInfo.load(token)["content"]["encap_content_info"]["content"].parsed
+    return info["gen_time"].native  # type: ignore[no-any-return]
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -574,8 +581,36 @@ class RegistryLog:
         if latest is None:
             return False
         size, note = latest
-        token = self.timestamper(note.encode())
+        for _ in range(3):
+            stored = self._store_token(bind, municipality_code, size,
+                                       self.timestamper(note.encode()))
+            if stored is not None:
+                return stored
+        return False
+
+    def _store_token(self, bind: Engine | Connection, municipality_code: str, size: int,
+                     token: bytes) -> bool | None:
+        """Store ``token`` for checkpoint ``size`` if tokens stay in checkpoint order.
+
+        Workers stamp concurrently, so a token for a newer checkpoint can be issued
+        before one for an older checkpoint is stored. Auditors require token times
+        to run forward along the log: a token for a checkpoint older than one already
+        stamped is redundant (the newer token dates those leaves too) and is dropped
+        (False); a token issued before the last stored one is stale, and None asks
+        for a fresh token.
+        """
         with Session(bind) as s, s.begin():
+            lock(s, municipality_code)  # token writes are serialised like appends
+            last = s.execute(
+                select(LogCheckpoint.size, LogCheckpoint.timestamp).where(
+                    LogCheckpoint.municipality_code == municipality_code,
+                    LogCheckpoint.timestamp.is_not(None),
+                ).order_by(LogCheckpoint.size.desc()).limit(1)
+            ).first()
+            if last is not None and int(last.size) >= size:
+                return False
+            if last is not None and _gen_time(bytes(last.timestamp)) > _gen_time(token):
+                return None
             done = s.execute(
                 update(LogCheckpoint).where(
                     LogCheckpoint.municipality_code == municipality_code,

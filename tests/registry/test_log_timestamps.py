@@ -84,3 +84,38 @@ def test_checkpoints_left_unstamped_are_reported_and_stamped_by_the_command(
     assert report["timestamps"] == 1
     again = _elocal(settings, "stamp", demo_code)
     assert again.returncode == 0 and f"{demo_code}: already stamped" in again.stdout
+
+
+def test_tokens_issued_out_of_order_keep_token_times_running_forward(
+    live: LiveServer, ctx: Context, citizen: httpx.Client, demo_code: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two workers stamp at once: the newer checkpoint's token is issued first, the older
+    one's is stored first. The log keeps token times in checkpoint order, as the audit
+    requires, by asking for a fresh token instead of storing the stale one."""
+    real = ctx.registry_log.timestamper
+    assert real is not None
+
+    def tsa_down(_data: bytes) -> bytes:
+        raise ConnectionError("the TSA is unreachable")
+
+    monkeypatch.setattr(ctx.registry_log, "timestamper", tsa_down)
+    monkeypatch.setattr(registry_log, "STAMP_RETRIES", 0)
+    for _ in range(2):
+        assert submit(citizen, demo_code).status_code == 201
+    monkeypatch.setattr(ctx.registry_log, "timestamper", real)
+    older, newer = _checkpoints(citizen, demo_code)
+    early_token_for_newer = real(newer["note"].encode())
+    time.sleep(1.1)  # genTime has whole-second precision at most
+    late_token_for_older = real(older["note"].encode())
+
+    store = ctx.registry_log._store_token
+    assert store(ctx.engine, demo_code, older["size"], late_token_for_older) is True
+    assert store(ctx.engine, demo_code, newer["size"], early_token_for_newer) is None
+    assert _checkpoints(citizen, demo_code)[1]["timestamp"] is None
+    assert ctx.registry_log.stamp(ctx.engine, demo_code, force=True) is True
+    # A token for a checkpoint older than one already stamped adds nothing.
+    assert store(ctx.engine, demo_code, older["size"], late_token_for_older) is False
+    code, report, output = run_audit(live, demo_code, "--tsa-root", str(ctx.pki.root_path))
+    assert code == 0, output
+    assert report["timestamps"] == 2
