@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from cryptography import x509
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 
 from api.context import Context
 from api.deps import Ctx
@@ -101,15 +101,30 @@ async def _form(request: Request) -> dict[str, str]:
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
         raise InvalidRequest("the request body is too large")
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise InvalidRequest("the request body is too large")
-    form: FormData = await request.form()
-    return _single(list(form.multi_items()))
+    # Read at most the limit, so that a chunked body without Content-Length is cut off
+    # as it streams rather than buffered whole.
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise FormTooLarge("the request body is too large")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=100)
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequest("the request body is not a valid form") from None
+    return _single(pairs)
+
+
+class FormTooLarge(InvalidRequest):
+    """A form body over the limit: the rest of it is never read."""
 
 
 def _oauth_error(exc: OAuthError) -> JSONResponse:
     headers = dict(_NO_STORE)
+    if isinstance(exc, FormTooLarge):
+        # Closing the connection is what stops the client's upload; keeping it open
+        # would make the server drain the unread body.
+        headers["Connection"] = "close"
     if isinstance(exc, InvalidClient):
         headers["WWW-Authenticate"] = 'Basic realm="elocal"'
     return JSONResponse({"error": exc.code, "error_description": exc.detail},

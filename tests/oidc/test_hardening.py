@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,6 +16,7 @@ from api.routes.oidc import MAX_FORM_BYTES
 from identity.oidc import INTERACTION_COOKIE, ClientCredentials, OAuthError
 from identity.oidc.tokens import MAX_TOKEN_LENGTH
 from identity.sessions import SESSION_COOKIE
+from tests.conftest import LiveServer
 from tests.oidc.conftest import (
     LOGGED_OUT,
     Browser,
@@ -375,3 +377,26 @@ def test_tokens_signed_with_elocals_own_key_outside_the_allow_list_are_refused(
         assert bearer(browser.http, forged) == 401, alg
         r = browser.http.post("/oidc/introspect", auth=rp.basic, data={"token": forged})
         assert r.json() == {"active": False}, alg
+
+
+def test_a_chunked_form_body_is_cut_off_at_the_limit(live: LiveServer) -> None:
+    """No Content-Length: the token endpoint stops reading at the form limit."""
+    sent = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal sent
+        chunk = b"code=" + b"x" * (64 * 1024 - 5)
+        while sent < 256 * 1024 * 1024:
+            sent += len(chunk)
+            yield chunk
+            chunk = b"x" * 64 * 1024
+
+    with live.client() as http:
+        try:
+            r = http.post("/oidc/token", content=body(),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        except httpx.TransportError:
+            r = None  # the server closed the connection mid-upload
+    if r is not None:
+        assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+    assert sent < 64 * 1024 * 1024, sent
