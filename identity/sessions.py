@@ -74,6 +74,10 @@ def _key(sid: str) -> str:
     return "session:" + hashlib.sha256(sid.encode()).hexdigest()
 
 
+#: The "municipality" of the epoch that ends a person's sessions in every municipality.
+_EVERYWHERE = "*"
+
+
 def _epoch_key(subject: str, municipality_code: str) -> str:
     digest = hashlib.sha256(f"{municipality_code}\0{subject}".encode()).hexdigest()
     return "session-epoch:" + digest
@@ -121,10 +125,11 @@ class SessionStore:
         if age >= self.absolute_seconds or now - seen >= self.idle_seconds:
             self.state.delete(key)
             return None
-        epoch = self.state.get(_epoch_key(principal.subject, principal.municipality_code))
-        if epoch is not None and created <= float(epoch):
-            self.state.delete(key)
-            return None
+        for scope in (principal.municipality_code, _EVERYWHERE):
+            epoch = self.state.get(_epoch_key(principal.subject, scope))
+            if epoch is not None and created <= float(epoch):
+                self.state.delete(key)
+                return None
         record["seen"] = now
         self.state.put(
             key, json.dumps(record).encode(), min(self.idle_seconds, self.absolute_seconds - age)
@@ -135,6 +140,14 @@ class SessionStore:
         """End one session (logout on this browser)."""
         if sid and len(sid) <= MAX_SESSION_ID_LENGTH:
             self.state.delete(_key(sid))
+
+    def close_everywhere(self, subject: str) -> None:
+        """End every session of ``subject`` in every municipality (the person's logout).
+
+        One deployment serves many town halls; a person who logs out of one sede on a
+        shared computer must not stay logged in to another.
+        """
+        self.close_all(subject, _EVERYWHERE)
 
     def close_all(self, subject: str, municipality_code: str) -> None:
         """End every session of ``subject`` in ``municipality_code`` (logout everywhere)."""

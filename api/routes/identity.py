@@ -207,12 +207,12 @@ def me(principal: CurrentPrincipal) -> JSONResponse:
 
 @router.post("/logout", status_code=204)
 def logout(request: Request, ctx: Ctx) -> Response:
-    """End the session, and every other session of the same person in that municipality."""
+    """End the session, and every other session of the same person, in every municipality."""
     sid = request.cookies.get(SESSION_COOKIE)
     if sid:
         principal = ctx.login_sessions.get(sid)
         if principal is not None:
-            ctx.login_sessions.close_all(principal.subject, principal.municipality_code)
+            ctx.login_sessions.close_everywhere(principal.subject)
         ctx.login_sessions.close(sid)
         ctx.oidc.end_session_grants(sid)
     response = Response(status_code=204)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -74,6 +75,24 @@ def test_logout_ends_every_session_of_that_person(
             assert laptop.post("/logout").status_code == 204
             assert phone.get("/me").status_code == 401
             assert someone_else.get("/me").status_code == 200
+
+
+def test_logout_ends_that_persons_sessions_in_every_municipality(
+    ctx: Context, app: object, test_pki: TestPki, soft: str, second_code: str, tmp_path: Path
+) -> None:
+    other_town = second_code  # the second demo municipality, made to trust test_pki too
+    with ctx.transaction() as s:
+        muni = tenancy.get_municipality(s, other_town)
+        muni.trust_store = [str(test_pki.write(tmp_path / "trust"))]
+        muni.revocation_soft_fail = True
+    leaf = test_pki.citizen()
+    with TestClient(app) as here, TestClient(app) as there:  # type: ignore[arg-type]
+        assert challenge_login(here, soft, leaf.pem, leaf.key).status_code == 200
+        assert challenge_login(there, other_town, leaf.pem, leaf.key).status_code == 200
+        assert there.get("/me").json()["municipality"] == other_town
+        assert here.post("/logout").status_code == 204
+        assert there.get("/me").status_code == 401
+        assert challenge_login(there, other_town, leaf.pem, leaf.key).status_code == 200
 
 
 def test_redirect_to_relative_next_only(client: TestClient, test_pki: TestPki, soft: str) -> None:
