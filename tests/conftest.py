@@ -169,8 +169,21 @@ def session_ctx(settings: Settings) -> Iterator[Context]:
     ctx.close()
 
 
+def _quiesce(ctx: Context) -> None:
+    """Let the registry log's background time-stamping finish before tables are reset:
+    a stamp still writing while ``TRUNCATE`` runs deadlocks on PostgreSQL."""
+    for _ in range(3):
+        ctx.registry_log.cancel_pending()
+        timers = [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+        if not timers:
+            return
+        for timer in timers:
+            timer.join(timeout=30)
+
+
 @pytest.fixture
 def ctx(session_ctx: Context) -> Context:
+    _quiesce(session_ctx)
     session_ctx.snapshot.restore()  # type: ignore[attr-defined]
     _clear_state(session_ctx)
     return session_ctx
